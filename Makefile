@@ -1,0 +1,39 @@
+# kplay: `make demo` runs the demo pod, `make test` runs every test.
+# Both install and start what they need (Debian/Ubuntu, as root).
+
+GO      ?= go
+BIN     := bin/kplay
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION)
+E2E_TIMEOUT ?= 70m
+
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: build test test-unit e2e bench demo deps lint clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kplay
+
+test: test-unit e2e
+
+test-unit:
+	$(GO) test -count=1 ./cmd/... ./pkg/...
+
+e2e: build deps
+	KPLAY_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
+
+bench: build deps
+	KPLAY_BIN=$(CURDIR)/$(BIN) e2e/env/bench.sh
+
+demo: build deps
+	e2e/env/demo.sh
+
+deps:
+	e2e/env/deps.sh
+
+lint:
+	@out=$$(gofmt -l cmd pkg e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	Address    string // containerd socket
+	Namespace  string // containerd namespace
+	Debug      bool
+	HostsDir   string // registry hosts directory (hosts.toml)
+	RunRoot    string // runtime state: netns pins, secret tmpfs, locks
+	DataRoot   string // persistent data: logs, volumes, claims, IPAM
+	CNIPath    []string
+	Subnet     string
+	InfraImage string
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "kplay",
+		Short: "Run Kubernetes YAML on one machine with containerd, no API server",
+		Long: `kplay runs Pods, Deployments, ConfigMaps, Secrets and PersistentVolumeClaims from
+Kubernetes YAML on this machine. It drives containerd directly, gives every pod a pause
+infra container and a CNI network, and keeps no daemon of its own.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	address := os.Getenv("CONTAINERD_ADDRESS")
+	if address == "" {
+		address = "/run/containerd/containerd.sock"
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.Address, "address", address, "containerd socket (env CONTAINERD_ADDRESS)")
+	f.StringVar(&g.Namespace, "containerd-namespace", "kplay", "containerd namespace kplay works in")
+	f.BoolVar(&g.Debug, "debug", false, "log what kplay does in detail")
+	f.StringVar(&g.HostsDir, "hosts-dir", "/etc/containerd/certs.d", "registry configuration directory (hosts.toml)")
+	f.StringVar(&g.RunRoot, "run-root", "/run/kplay", "directory for runtime state (netns pins, secret volumes, locks)")
+	f.StringVar(&g.DataRoot, "data-root", "/var/lib/kplay", "directory for persistent data (logs, volumes, claims)")
+	f.StringSliceVar(&g.CNIPath, "cni-path", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directories searched for CNI plugins")
+	f.StringVar(&g.Subnet, "subnet", "10.213.0.0/22", "subnet of kplay's pod network")
+	f.StringVar(&g.InfraImage, "infra-image", "", "registry image for the pod infra container (default: kplay's built-in pause)")
+
+	root.AddCommand(
+		newUpCommand(g),
+		newDownCommand(g),
+		newPsCommand(g),
+		newLogsCommand(g),
+		newExecCommand(g),
+		newImageCommand(g),
+		newVersionCommand(g),
+	)
+	root.CompletionOptions.HiddenDefaultCmd = false
+	return root
+}
+
+// argsUsage wraps a cobra positional-args validator so its errors exit with code 2.
+func argsUsage(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}

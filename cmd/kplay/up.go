@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/kplay-dev/kplay/pkg/manifest"
+	"github.com/kplay-dev/kplay/pkg/node"
+	"github.com/kplay-dev/kplay/pkg/plan"
+)
+
+type upOptions struct {
+	Files   []string
+	DryRun  bool
+	Output  string
+	Replace bool
+	Pull    string
+	Quiet   bool
+}
+
+func newUpCommand(g *globalOptions) *cobra.Command {
+	o := &upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up -f FILE [-f FILE...]",
+		Short: "Create the pods that Kubernetes YAML files define",
+		Long: `Create the pods that the files define: every Pod, every replica of every Deployment,
+with the ConfigMaps, Secrets and PersistentVolumeClaims they use. -f takes files,
+directories (their .yaml, .yml and .json files) and - for standard input.`,
+		Args: argsUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(o.Files) == 0 {
+				return usageError{fmt.Errorf("up needs at least one -f FILE")}
+			}
+			p, err := loadPlan(cmd.InOrStdin(), cmd.ErrOrStderr(), o.Files, g)
+			if err != nil {
+				return err
+			}
+			if o.DryRun {
+				return printObject(cmd.OutOrStdout(), o.Output, dryRunList(p))
+			}
+			return runUp(cmd, g, o, p)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Files, "filename", "f", nil, "file, directory or - (stdin) with Kubernetes YAML; may repeat")
+	f.BoolVar(&o.DryRun, "dry-run", false, "print the planned pods as a Kubernetes List and create nothing")
+	f.StringVarP(&o.Output, "output", "o", "yaml", "dry-run output format: yaml or json")
+	f.BoolVar(&o.Replace, "replace", false, "recreate pods whose spec changed and remove pods the files no longer define")
+	f.StringVar(&o.Pull, "pull", "", "image pull policy for every container: always, missing or never (default: each container's imagePullPolicy)")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print no progress")
+	return cmd
+}
+
+// loadPlan runs the pure part of the pipeline: load, validate, plan.
+// Warnings go to stderr; errors are bad input (exit 2).
+func loadPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptions) (*plan.Plan, error) {
+	objs, warnings, err := manifest.Load(files, stdin)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "Warning:", w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := manifest.Validate(objs); err != nil {
+		return nil, err
+	}
+	p, err := plan.Build(objs, plan.Options{
+		NodeName:        node.Name(),
+		HostIP:          node.HostIP(),
+		NodeCPUMillis:   node.CPUMillis(),
+		NodeMemoryBytes: node.MemoryBytes(),
+		ExistingClaims:  existingClaims(g),
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintln(stderr, "Warning:", w)
+	}
+	return p, nil
+}
+
+// dryRunList is the plan as `kubectl get pods -o yaml` would show it.
+func dryRunList(p *plan.Plan) *corev1.List {
+	list := &corev1.List{}
+	list.APIVersion, list.Kind = "v1", "List"
+	for i := range p.Pods {
+		list.Items = append(list.Items, runtime.RawExtension{Object: p.Pods[i].Pod()})
+	}
+	return list
+}
+
+// existingClaims lists the claims that already have a directory under the data root.
+func existingClaims(g *globalOptions) map[string]bool {
+	claims := map[string]bool{}
+	root := g.DataRoot + "/claims"
+	nss, _ := os.ReadDir(root)
+	for _, ns := range nss {
+		names, _ := os.ReadDir(root + "/" + ns.Name())
+		for _, n := range names {
+			claims[ns.Name()+"/"+n.Name()] = true
+		}
+	}
+	return claims
+}

@@ -1,0 +1,39 @@
+// Package labels holds every containerd label and OCI annotation key kplay writes.
+// Labels are kplay's source of truth: any cache on disk can be rebuilt from them.
+package labels
+
+const (
+	prefix = "io.kplay."
+
+	// PodNamespace and PodName identify the Kubernetes pod a container belongs to.
+	PodNamespace = prefix + "pod.namespace"
+	PodName      = prefix + "pod.name"
+	// PodUID is the pod's metadata.uid, stable for one pod name and spec.
+	PodUID = prefix + "pod.uid"
+	// Container is the Kubernetes container name; empty for the infra container.
+	Container = prefix + "container.name"
+	// Role is one of RoleInfra, RoleInit or RoleApp.
+	Role = prefix + "role"
+	// Owner is the object that declared the pod, "Deployment/web" or "Pod/web".
+	Owner = prefix + "owner"
+	// Source is the absolute path of the file that declared the pod ("-" for stdin).
+	Source = prefix + "source"
+	// SpecHash is the plan's hash over everything that decides what runs.
+	SpecHash = prefix + "spec-hash"
+	// Created is the RFC 3339 time at which kplay created the pod.
+	Created = prefix + "created"
+	// PodIP is the IP address CNI gave the pod, on the infra container.
+	PodIP = prefix + "pod.ip"
+	// Ports is the pod's published host ports, "8080:80/tcp,..." on the infra container.
+	Ports = prefix + "ports"
+	// RestartPolicy is the pod's restartPolicy, kept so ps can tell Error from CrashLoopBackOff.
+	RestartPolicy = prefix + "restart-policy"
+
+	RoleInfra = "infra"
+	RoleInit  = "init"
+	RoleApp   = "app"
+
+	// ShimGroup is the OCI annotation that makes containerd-shim-runc-v2 serve every
+	// container of a pod from one shim process.
+	ShimGroup = "io.containerd.runc.v2.group"
+)
