@@ -26,6 +26,14 @@ const (
 	PodIP = prefix + "pod.ip"
 	// Ports is the pod's published host ports, "8080:80/tcp,..." on the infra container.
 	Ports = prefix + "ports"
+	// Index is a container's position in the pod: init containers first, then app containers.
+	Index = prefix + "container.index"
+	// Claims lists the PersistentVolumeClaims a pod uses, "namespace/name,...", on the infra container.
+	Claims = prefix + "claims"
+	// HostNetwork is "true" on the infra container of a hostNetwork pod.
+	HostNetwork = prefix + "host-network"
+	// ExitCode is the exit code of a finished init container, kept after its task is deleted.
+	ExitCode = prefix + "exit-code"
 	// RestartPolicy is the pod's restartPolicy, kept so ps can tell Error from CrashLoopBackOff.
 	RestartPolicy = prefix + "restart-policy"
 
