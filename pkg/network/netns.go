@@ -1,0 +1,71 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// createNetNS makes a new network namespace and pins it by bind-mounting it on
+// path, so it outlives every process in it and a later kplay finds it by name.
+// containerd's pkg/netns does the same but picks a random file name.
+func createNetNS(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return fmt.Errorf("creating network namespace pin: %w", err)
+	}
+	f.Close()
+
+	errc := make(chan error, 1)
+	go func() {
+		// The thread is never unlocked: it ends up in the new namespace, and a
+		// locked thread whose goroutine exits is destroyed rather than reused.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("bind-mounting %s on %s: %w", src, path, err)
+			return
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		os.Remove(path)
+		return fmt.Errorf("creating network namespace: %w", err)
+	}
+	return nil
+}
+
+// isNetNS reports whether path is a pinned (mounted) network namespace. A pin
+// file left after a reboot or a lost mount is a plain file, which plugins reject.
+func isNetNS(path string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false
+	}
+	return st.Type == unix.NSFS_MAGIC
+}
+
+// removeNetNS unmounts and removes a pin; a missing pin is not an error.
+func removeNetNS(path string) error {
+	for i := 0; i < 4; i++ {
+		err := unix.Unmount(path, unix.MNT_DETACH)
+		if err == nil {
+			continue // stacked mounts: unmount until none is left
+		}
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break
+		}
+		return fmt.Errorf("unmounting network namespace %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing network namespace %s: %w", path, err)
+	}
+	return nil
+}

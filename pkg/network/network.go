@@ -1,0 +1,358 @@
+// Package network gives pods their network: a pinned network namespace per pod,
+// kplay's own CNI network (bridge, host-local, portmap, firewall, loopback) on it,
+// hostPort checks, and the /etc/hosts and /etc/resolv.conf a pod sees.
+package network
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/gofrs/flock"
+
+	"github.com/kplay-dev/kplay/pkg/plan"
+)
+
+// Config says where the plugins are and where network state lives.
+type Config struct {
+	PluginDirs []string // --cni-path; default /opt/cni/bin, then /usr/lib/cni
+	Subnet     string   // --subnet; default DefaultSubnet
+	RunRoot    string   // --run-root; default /run/kplay
+	// Bridge is the host bridge name; default DefaultBridge. Tests use their own
+	// so they never share addresses with a running kplay.
+	Bridge string
+}
+
+// Pod is what the network needs to know about a pod.
+type Pod struct {
+	// ID is the CNI container ID and names the netns pin: unique per pod and
+	// made of [A-Za-z0-9_.-].
+	ID              string
+	Namespace, Name string
+	Ports           []plan.HostPort
+}
+
+// Attachment is a pod's place on the network.
+type Attachment struct {
+	NetNSPath string
+	IP        string
+}
+
+// Manager runs kplay's CNI network. It is safe for concurrent use, and
+// several kplay processes may use the same RunRoot at once.
+type Manager struct {
+	netnsDir string
+	ipamDir  string // host-local's dataDir; reservations are in ipamDir/kplay/<ip>
+	cacheDir string // libcni's cache of ADD results and arguments, read back on DEL
+	lockPath string
+
+	cni      *libcni.CNIConfig
+	podNet   *libcni.NetworkConfigList
+	loopback *libcni.NetworkConfigList
+
+	mu sync.Mutex // a flock is per open file: goroutines of one process need this too
+}
+
+// New checks that every plugin is present and prepares the network
+// configuration. It changes nothing on the host.
+func New(cfg Config) (*Manager, error) {
+	if len(cfg.PluginDirs) == 0 {
+		cfg.PluginDirs = []string{"/opt/cni/bin", "/usr/lib/cni"}
+	}
+	if cfg.Subnet == "" {
+		cfg.Subnet = DefaultSubnet
+	}
+	if cfg.RunRoot == "" {
+		cfg.RunRoot = "/run/kplay"
+	}
+	if cfg.Bridge == "" {
+		cfg.Bridge = DefaultBridge
+	}
+	subnet, err := parseSubnet(cfg.Subnet)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pluginTypes {
+		if _, err := invoke.FindInPath(p, cfg.PluginDirs); err != nil {
+			return nil, fmt.Errorf("CNI plugin %q not found in %s (install the CNI plugins or point --cni-path at them)",
+				p, strings.Join(cfg.PluginDirs, ", "))
+		}
+	}
+
+	root := filepath.Join(cfg.RunRoot, "network")
+	m := &Manager{
+		netnsDir: filepath.Join(cfg.RunRoot, "netns"),
+		ipamDir:  filepath.Join(root, "ipam"),
+		cacheDir: filepath.Join(root, "cache"),
+		lockPath: filepath.Join(root, "cni.lock"),
+	}
+	m.cni = libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, m.cacheDir, nil)
+	if m.podNet, err = libcni.ConfListFromBytes(podConfList(cfg.Bridge, subnet, m.ipamDir)); err != nil {
+		return nil, fmt.Errorf("kplay's CNI network configuration: %w", err)
+	}
+	if m.loopback, err = libcni.ConfListFromBytes(loopbackConfList()); err != nil {
+		return nil, fmt.Errorf("kplay's CNI loopback configuration: %w", err)
+	}
+	return m, nil
+}
+
+// NetNSPath is where the pod's network namespace is pinned.
+func (m *Manager) NetNSPath(id string) string { return filepath.Join(m.netnsDir, id) }
+
+// Setup creates the pod's network namespace and attaches it to the network. On
+// failure nothing of the pod's network is left behind.
+func (m *Manager) Setup(ctx context.Context, pod Pod) (Attachment, error) {
+	path := m.NetNSPath(pod.ID)
+	if _, err := os.Lstat(path); err == nil {
+		// A pod of this ID was set up and never torn down: start clean.
+		if err := m.Teardown(ctx, pod); err != nil {
+			return Attachment{}, fmt.Errorf("removing the pod's leftover network: %w", err)
+		}
+	}
+	if err := os.MkdirAll(m.netnsDir, 0o755); err != nil {
+		return Attachment{}, err
+	}
+	if err := createNetNS(path); err != nil {
+		return Attachment{}, err
+	}
+
+	var result *types100.Result
+	err := m.locked(func() error {
+		if _, err := m.cni.AddNetworkList(ctx, m.loopback, m.runtimeConf(pod, path, "lo")); err != nil {
+			return err
+		}
+		r, err := m.cni.AddNetworkList(ctx, m.podNet, m.runtimeConf(pod, path, podIfName))
+		if err != nil {
+			return err
+		}
+		result, err = types100.NewResultFromResult(r)
+		return err
+	})
+	var ip string
+	if err == nil {
+		if ip = podIP(result); ip == "" {
+			err = errors.New("the bridge plugin returned no IPv4 address")
+		}
+	}
+	if err != nil {
+		// Undo even when the caller gave up: a half-made network leaks otherwise.
+		if uerr := m.Teardown(context.WithoutCancel(ctx), pod); uerr != nil {
+			return Attachment{}, fmt.Errorf("setting up pod network: %w (undoing it failed too: %v)", err, uerr)
+		}
+		return Attachment{}, fmt.Errorf("setting up pod network: %w", err)
+	}
+	return Attachment{NetNSPath: path, IP: ip}, nil
+}
+
+func podIP(r *types100.Result) string {
+	for _, c := range r.IPs {
+		if c.Address.IP.To4() != nil {
+			return c.Address.IP.String()
+		}
+	}
+	return ""
+}
+
+// Teardown detaches the pod from the network and removes its namespace pin. It
+// releases the pod's address and iptables rules even when the namespace is
+// already gone, and does nothing for a pod that has no network.
+func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
+	path := m.NetNSPath(pod.ID)
+	nsPath := path
+	if !isNetNS(path) {
+		// Plugins refuse a path that is not a namespace; with none they still
+		// release the address and the host's iptables rules.
+		nsPath = ""
+		if !m.hasState(pod.ID) {
+			return removeNetNS(path)
+		}
+	}
+	err := m.locked(func() error {
+		// Reverse order of Setup; both run so one failure does not leak the other.
+		return errors.Join(
+			m.del(ctx, m.podNet, pod, nsPath, podIfName),
+			m.del(ctx, m.loopback, pod, nsPath, "lo"),
+		)
+	})
+	if err != nil {
+		return fmt.Errorf("tearing down pod network: %w", err)
+	}
+	return removeNetNS(path)
+}
+
+// del runs CNI DEL with the arguments ADD was given, which libcni cached:
+// portmap removes its rules only when it is told the port mappings again.
+func (m *Manager) del(ctx context.Context, list *libcni.NetworkConfigList, pod Pod, nsPath, ifName string) error {
+	rt := m.runtimeConf(pod, nsPath, ifName)
+	if _, cached, err := m.cni.GetNetworkListCachedConfig(list, rt); err == nil && cached != nil {
+		rt.CapabilityArgs = cached.CapabilityArgs
+	}
+	return m.cni.DelNetworkList(ctx, list, rt)
+}
+
+func (m *Manager) runtimeConf(pod Pod, nsPath, ifName string) *libcni.RuntimeConf {
+	rt := &libcni.RuntimeConf{
+		ContainerID: pod.ID,
+		NetNS:       nsPath,
+		IfName:      ifName,
+		Args: [][2]string{
+			{"IgnoreUnknown", "1"},
+			{"K8S_POD_NAMESPACE", pod.Namespace},
+			{"K8S_POD_NAME", pod.Name},
+			{"K8S_POD_INFRA_CONTAINER_ID", pod.ID},
+		},
+	}
+	if ifName == podIfName && len(pod.Ports) > 0 {
+		rt.CapabilityArgs = map[string]any{"portMappings": portMappings(pod.Ports)}
+	}
+	return rt
+}
+
+// portMapping is the portmap plugin's runtime argument.
+type portMapping struct {
+	HostPort      int32  `json:"hostPort"`
+	ContainerPort int32  `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+func portMappings(ports []plan.HostPort) []portMapping {
+	out := make([]portMapping, 0, len(ports))
+	for _, p := range ports {
+		proto := strings.ToLower(string(p.Protocol))
+		if proto == "" {
+			proto = "tcp"
+		}
+		out = append(out, portMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: proto, HostIP: p.HostIP})
+	}
+	return out
+}
+
+// locked runs f holding the CNI lock: plugins (host-local, iptables chains)
+// are not safe to run concurrently, within this process or across processes.
+func (m *Manager) locked(f func() error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(m.lockPath), 0o755); err != nil {
+		return err
+	}
+	l := flock.New(m.lockPath)
+	if err := l.Lock(); err != nil {
+		return fmt.Errorf("locking %s: %w", m.lockPath, err)
+	}
+	defer l.Close()
+	return f()
+}
+
+// hasState reports whether anything of the pod's network may still exist
+// besides its namespace pin: a cached ADD or an address reservation.
+func (m *Manager) hasState(id string) bool {
+	for _, name := range []string{
+		NetworkName + "-" + id + "-" + podIfName,
+		loopbackNetworkName + "-" + id + "-lo",
+	} {
+		if _, err := os.Stat(filepath.Join(m.cacheDir, "results", name)); err == nil {
+			return true
+		}
+	}
+	owners, _ := m.reservations()
+	_, ok := owners[id]
+	return ok
+}
+
+// reservations maps owner IDs to the addresses host-local holds for them.
+func (m *Manager) reservations() (map[string][]string, error) {
+	dir := filepath.Join(m.ipamDir, NetworkName)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	owners := map[string][]string{}
+	for _, e := range entries {
+		// Besides reservations the directory holds "lock" and "last_reserved_ip.0".
+		if _, err := netip.ParseAddr(e.Name()); err != nil {
+			continue
+		}
+		id, err := reservationOwner(filepath.Join(dir, e.Name()))
+		if err != nil || id == "" {
+			continue
+		}
+		owners[id] = append(owners[id], e.Name())
+	}
+	return owners, nil
+}
+
+// reservationOwner reads a host-local reservation: the container ID on the
+// first line, the interface name on the second.
+func reservationOwner(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	s.Scan()
+	return strings.TrimSpace(s.Text()), s.Err()
+}
+
+// Reclaim tears down the network of every pod that holds an address, a netns
+// pin or a cached CNI result but is not alive: what a killed kplay left behind.
+// Run it under kplay's command lock, or it may take a network another `up` is
+// building.
+func (m *Manager) Reclaim(ctx context.Context, alive func(id string) bool) error {
+	ids := map[string]bool{}
+	owners, err := m.reservations()
+	if err != nil {
+		return fmt.Errorf("reading address reservations: %w", err)
+	}
+	for id := range owners {
+		ids[id] = true
+	}
+	if entries, err := os.ReadDir(m.netnsDir); err == nil {
+		for _, e := range entries {
+			ids[e.Name()] = true
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(m.cacheDir, "results")); err == nil {
+		for _, e := range entries {
+			if id := cachedID(e.Name()); id != "" {
+				ids[id] = true
+			}
+		}
+	}
+	var errs []error
+	for id := range ids {
+		if alive(id) {
+			continue
+		}
+		if err := m.Teardown(ctx, Pod{ID: id}); err != nil {
+			errs = append(errs, fmt.Errorf("reclaiming network of %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cachedID is the container ID in a libcni cache file name, "<network>-<id>-<ifname>".
+func cachedID(name string) string {
+	for _, n := range []struct{ prefix, suffix string }{
+		{loopbackNetworkName + "-", "-lo"},
+		{NetworkName + "-", "-" + podIfName},
+	} {
+		if strings.HasPrefix(name, n.prefix) && strings.HasSuffix(name, n.suffix) && len(name) > len(n.prefix)+len(n.suffix) {
+			return name[len(n.prefix) : len(name)-len(n.suffix)]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,290 @@
+package network
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/plan"
+)
+
+// testNetwork is a Manager on its own bridge, subnet and run root, so the test
+// never shares addresses or state with a kplay running on the same machine.
+type testNetwork struct {
+	*Manager
+	root, bridge string
+}
+
+func newTestNetwork(t testing.TB) *testNetwork {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces, a bridge and iptables rules")
+	}
+	for _, tool := range []string{"iptables-save", "nsenter", "busybox", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s: %v", tool, err)
+		}
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	suffix := hex.EncodeToString(b)
+	root := "/run/kplay-test-" + suffix
+	bridge := "kpt" + suffix
+	// 10.213.192.0/20 is outside kplay's default 10.213.0.0/22; each test picks a /24 in it.
+	subnet := fmt.Sprintf("10.213.%d.0/24", 192+int(b[0])%16)
+	m, err := New(Config{PluginDirs: []string{"/opt/cni/bin", "/usr/lib/cni"}, Subnet: subnet, RunRoot: root, Bridge: bridge})
+	if err != nil {
+		t.Skipf("CNI plugins missing: %v", err)
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", bridge).Run()
+		os.RemoveAll(root)
+	})
+	return &testNetwork{Manager: m, root: root, bridge: bridge}
+}
+
+func freePort(t testing.TB, network string) int32 {
+	t.Helper()
+	switch network {
+	case "udp":
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return int32(c.LocalAddr().(*net.UDPAddr).Port)
+	default:
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return int32(l.Addr().(*net.TCPAddr).Port)
+	}
+}
+
+// serveHTTP runs busybox httpd on port 80 inside the namespace at nsPath.
+func serveHTTP(t testing.TB, nsPath, body string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nsenter", "--net="+nsPath, "busybox", "httpd", "-f", "-p", "80", "-h", dir)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+}
+
+func get(url string) (string, error) {
+	c := http.Client{Timeout: time.Second}
+	var lastErr error
+	for i := 0; i < 20; i++ { // httpd needs a moment to bind
+		resp, err := c.Get(url)
+		if err == nil {
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return string(b), err
+		}
+		lastErr = err
+		time.Sleep(25 * time.Millisecond)
+	}
+	return "", lastErr
+}
+
+func hostVeths(t testing.TB, bridge string) []string {
+	t.Helper()
+	out, err := exec.Command("ip", "-o", "link", "show", "master", bridge).CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "does not exist") {
+			return nil
+		}
+		t.Fatalf("ip link: %v: %s", err, out)
+	}
+	if strings.TrimSpace(string(out)) == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+var countersRE = regexp.MustCompile(`\[\d+:\d+\]`)
+
+// iptablesLines is iptables-save without counters.
+func iptablesLines(t testing.TB) []string {
+	t.Helper()
+	out, err := exec.Command("iptables-save").Output()
+	if err != nil {
+		t.Fatalf("iptables-save: %v", err)
+	}
+	var lines []string
+	s := bufio.NewScanner(strings.NewReader(string(out)))
+	for s.Scan() {
+		l := s.Text()
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		lines = append(lines, countersRE.ReplaceAllString(l, ""))
+	}
+	return lines
+}
+
+var chainRE = regexp.MustCompile(`CNI-[A-Za-z0-9-]+`)
+
+// podRules are the iptables lines that name the pod's ID or IP, and the
+// per-pod chains those lines refer to.
+func podRules(lines []string, id, ip string) (rules []string, chains map[string]bool) {
+	chains = map[string]bool{}
+	for _, l := range lines {
+		if strings.Contains(l, id) || strings.Contains(l, ip+"/") || strings.Contains(l, ip+":") {
+			rules = append(rules, l)
+			for _, c := range chainRE.FindAllString(l, -1) {
+				chains[c] = true
+			}
+		}
+	}
+	// The shared chains every pod jumps through stay; only per-pod ones count.
+	for c := range chains {
+		if strings.HasPrefix(c, "CNI-HOSTPORT-") || c == "CNI-FORWARD" || c == "CNI-ADMIN" {
+			delete(chains, c)
+		}
+	}
+	return rules, chains
+}
+
+func mountsUnder(t testing.TB, root string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], root) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// assertNoTrace fails if anything of the pod is left on the host.
+func (n *testNetwork) assertNoTrace(t *testing.T, id, ip string, chains map[string]bool) {
+	t.Helper()
+	if v := hostVeths(t, n.bridge); len(v) > 0 {
+		t.Errorf("veths left on %s: %v", n.bridge, v)
+	}
+	lines := iptablesLines(t)
+	left, _ := podRules(lines, id, ip)
+	for _, l := range lines {
+		for c := range chains {
+			if strings.Contains(l, c) {
+				left = append(left, l)
+			}
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("iptables lines left:\n%s", strings.Join(left, "\n"))
+	}
+	owners, err := n.reservations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) > 0 {
+		t.Errorf("IP reservations left: %v", owners)
+	}
+	if _, err := os.Lstat(n.NetNSPath(id)); !os.IsNotExist(err) {
+		t.Errorf("netns pin %s still there (%v)", n.NetNSPath(id), err)
+	}
+	if m := mountsUnder(t, n.root); len(m) > 0 {
+		t.Errorf("mounts left under %s: %v", n.root, m)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(n.cacheDir, "results")); len(entries) > 0 {
+		t.Errorf("CNI cache entries left: %v", entries)
+	}
+}
+
+func TestSetupTeardownReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	hostPort := freePort(t, "tcp")
+	localPort := freePort(t, "tcp")
+	pod := Pod{ID: "kplay-test-web-" + filepath.Base(n.root), Namespace: "default", Name: "web", Ports: []plan.HostPort{
+		{Container: "web", HostPort: hostPort, ContainerPort: 80, Protocol: corev1.ProtocolTCP},
+		{Container: "web", HostIP: "127.0.0.1", HostPort: localPort, ContainerPort: 80, Protocol: corev1.ProtocolTCP},
+	}}
+
+	start := time.Now()
+	att, err := n.Setup(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("setup took %v, pod IP %s", time.Since(start), att.IP)
+	if att.NetNSPath != n.NetNSPath(pod.ID) || !isNetNS(att.NetNSPath) {
+		t.Fatalf("netns %q is not a pinned namespace at %q", att.NetNSPath, n.NetNSPath(pod.ID))
+	}
+	rules, chains := podRules(iptablesLines(t), pod.ID, att.IP)
+	if len(rules) == 0 || len(chains) == 0 {
+		t.Fatalf("no iptables rules for the pod after setup: %v %v", rules, chains)
+	}
+
+	serveHTTP(t, att.NetNSPath, "hello from the pod")
+	for _, url := range []string{
+		fmt.Sprintf("http://127.0.0.1:%d/", hostPort),
+		fmt.Sprintf("http://127.0.0.1:%d/", localPort),
+		fmt.Sprintf("http://%s/", att.IP),
+	} {
+		body, err := get(url)
+		if err != nil || body != "hello from the pod" {
+			t.Errorf("GET %s = %q, %v", url, body, err)
+		}
+	}
+	if hostIP := hostAddress(t); hostIP != "" {
+		if body, err := get(fmt.Sprintf("http://%s:%d/", hostIP, hostPort)); err != nil || body != "hello from the pod" {
+			t.Errorf("hostPort on the host address %s: %q, %v", hostIP, body, err)
+		}
+		c := http.Client{Timeout: 300 * time.Millisecond}
+		if resp, err := c.Get(fmt.Sprintf("http://%s:%d/", hostIP, localPort)); err == nil {
+			resp.Body.Close()
+			t.Errorf("hostIP 127.0.0.1 port %d answered on %s", localPort, hostIP)
+		}
+	}
+
+	start = time.Now()
+	if err := n.Teardown(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("teardown took %v", time.Since(start))
+	n.assertNoTrace(t, pod.ID, att.IP, chains)
+	if err := n.Teardown(ctx, pod); err != nil {
+		t.Errorf("second teardown: %v", err)
+	}
+}
+
+// hostAddress is the host's own non-loopback IPv4 address, "" if it has none.
+func hostAddress(t testing.TB) string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !strings.HasPrefix(n.IP.String(), "10.213.") {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
