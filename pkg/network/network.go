@@ -178,10 +178,14 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 	}
 	err := m.locked(func() error {
 		// Reverse order of Setup; both run so one failure does not leak the other.
-		return errors.Join(
+		err := errors.Join(
 			m.del(ctx, m.podNet, pod, nsPath, podIfName),
 			m.del(ctx, m.loopback, pod, nsPath, "lo"),
 		)
+		if err == nil && nsPath == "" {
+			err = removeMasquerade(NetworkName, pod.ID)
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("tearing down pod network: %w", err)

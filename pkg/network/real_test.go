@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -190,8 +191,12 @@ func (n *testNetwork) assertNoTrace(t *testing.T, id, ip string, chains map[stri
 	}
 	lines := iptablesLines(t)
 	left, _ := podRules(lines, id, ip)
+	all := map[string]bool{masqChain(NetworkName, id): true, dnatChain(id): true}
+	for c := range chains {
+		all[c] = true
+	}
 	for _, l := range lines {
-		for c := range chains {
+		for c := range all {
 			if strings.Contains(l, c) {
 				left = append(left, l)
 			}
@@ -241,6 +246,10 @@ func TestSetupTeardownReal(t *testing.T) {
 	if len(rules) == 0 || len(chains) == 0 {
 		t.Fatalf("no iptables rules for the pod after setup: %v %v", rules, chains)
 	}
+	// The leak checks look for these by name, so the names must be right.
+	if !chains[masqChain(NetworkName, pod.ID)] || !chains[dnatChain(pod.ID)] {
+		t.Fatalf("per-pod chains %s, %s not among %v", masqChain(NetworkName, pod.ID), dnatChain(pod.ID), chains)
+	}
 
 	serveHTTP(t, att.NetNSPath, "hello from the pod")
 	for _, url := range []string{
@@ -287,4 +296,92 @@ func hostAddress(t testing.TB) string {
 		}
 	}
 	return ""
+}
+
+// A pod whose namespace is gone (lost mount, reboot, someone removed it) still
+// gets its address and iptables rules released.
+func TestTeardownWithoutNetNSReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	pod := Pod{ID: "kplay-test-gone-" + filepath.Base(n.root), Namespace: "default", Name: "gone", Ports: []plan.HostPort{
+		{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP},
+	}}
+	att, err := n.Setup(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, chains := podRules(iptablesLines(t), pod.ID, att.IP)
+	if err := removeNetNS(att.NetNSPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Teardown(ctx, Pod{ID: pod.ID}); err != nil {
+		t.Fatal(err)
+	}
+	n.assertNoTrace(t, pod.ID, att.IP, chains)
+}
+
+// Reclaim tears down what a killed kplay left: pods that are not alive lose
+// their network, alive ones keep it.
+func TestReclaimReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	suffix := filepath.Base(n.root)
+	dead := Pod{ID: "kplay-test-dead-" + suffix, Ports: []plan.HostPort{{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
+	live := Pod{ID: "kplay-test-live-" + suffix}
+	deadAtt, err := n.Setup(ctx, dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, chains := podRules(iptablesLines(t), dead.ID, deadAtt.IP)
+	liveAtt, err := n.Setup(ctx, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stale pin without any network state, as after a reboot with /run on disk.
+	stale := n.NetNSPath("kplay-test-stale-" + suffix)
+	if err := os.WriteFile(stale, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := n.Reclaim(ctx, func(id string) bool { return id == live.ID }); err != nil {
+		t.Fatal(err)
+	}
+	if !isNetNS(liveAtt.NetNSPath) {
+		t.Errorf("the live pod lost its namespace")
+	}
+	if owners, _ := n.reservations(); len(owners) != 1 || len(owners[live.ID]) != 1 {
+		t.Errorf("reservations after reclaim = %v, want only %s", owners, live.ID)
+	}
+	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale pin %s not removed", stale)
+	}
+	if err := n.Teardown(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	n.assertNoTrace(t, dead.ID, deadAtt.IP, chains)
+}
+
+// A CNI ADD that fails half-way (here portmap, after bridge made the veth, took
+// an address and added NAT rules) is undone before Setup returns.
+func TestSetupFailureLeavesNothingReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	pod := Pod{ID: "kplay-test-bad-" + filepath.Base(n.root), Ports: []plan.HostPort{
+		{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: "bogus"},
+	}}
+	if _, err := n.Setup(ctx, pod); err == nil {
+		t.Fatal("setup with a bogus protocol succeeded")
+	} else {
+		t.Logf("setup failed as expected: %v", err)
+	}
+	n.assertNoTrace(t, pod.ID, "10.213.255.255", nil)
+	if v := hostVeths(t, n.bridge); len(v) > 0 {
+		t.Errorf("veths left: %v", v)
+	}
+}
+
+// dnatChain is portmap's per-container chain, named like the bridge plugin's
+// with a "DN-" prefix.
+func dnatChain(id string) string {
+	return fmt.Sprintf("CNI-DN-%x", sha512.Sum512([]byte(NetworkName+id)))[:28]
 }
