@@ -1,0 +1,188 @@
+package network
+
+import (
+	"bufio"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/plan"
+)
+
+// socket is one bound socket from /proc/net/{tcp,tcp6,udp,udp6}.
+type socket struct {
+	proto corev1.Protocol
+	addr  netip.Addr
+	port  int32
+	inode string
+}
+
+// Socket states in /proc/net: a TCP server listens, a UDP server is bound and unconnected.
+const (
+	tcpListen   = "0A"
+	udpUnconned = "07"
+)
+
+// CheckHostPorts fails when a process on the host already listens on one of the
+// ports: portmap would silently take its traffic, or lose to it. The error
+// names the port and, where /proc shows it, the process; it wraps
+// errdefs.ErrAlreadyExists (exit code 1). Ports held by other kplay pods do not
+// show here (portmap does not bind them); the caller checks those against its pods.
+// SCTP ports are not checked.
+func CheckHostPorts(ports []plan.HostPort) error {
+	var socks []socket
+	for _, f := range []struct {
+		path  string
+		proto corev1.Protocol
+	}{
+		{"/proc/net/tcp", corev1.ProtocolTCP},
+		{"/proc/net/tcp6", corev1.ProtocolTCP},
+		{"/proc/net/udp", corev1.ProtocolUDP},
+		{"/proc/net/udp6", corev1.ProtocolUDP},
+	} {
+		file, err := os.Open(f.path)
+		if os.IsNotExist(err) {
+			continue // no IPv6 on this host
+		}
+		if err != nil {
+			return err
+		}
+		s, err := parseProcNet(file, f.proto)
+		file.Close()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", f.path, err)
+		}
+		socks = append(socks, s...)
+	}
+	for _, p := range ports {
+		if s, ok := conflict(p, socks); ok {
+			holder := ""
+			if pid, name := socketOwner(s.inode); pid != 0 {
+				holder = fmt.Sprintf(" by %s (pid %d)", name, pid)
+			}
+			return fmt.Errorf("host port %s is already in use%s: %w", portString(p), holder, errdefs.ErrAlreadyExists)
+		}
+	}
+	return nil
+}
+
+func portString(p plan.HostPort) string {
+	proto := p.Protocol
+	if proto == "" {
+		proto = corev1.ProtocolTCP
+	}
+	host := p.HostIP
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if host == "" {
+		return fmt.Sprintf("%d/%s", p.HostPort, proto)
+	}
+	return fmt.Sprintf("%s:%d/%s", host, p.HostPort, proto)
+}
+
+// conflict finds a socket that the mapping would collide with: same protocol
+// and port, and addresses that overlap (either side unspecified, or equal).
+func conflict(p plan.HostPort, socks []socket) (socket, bool) {
+	proto := p.Protocol
+	if proto == "" {
+		proto = corev1.ProtocolTCP
+	}
+	var want netip.Addr
+	if p.HostIP != "" {
+		a, err := netip.ParseAddr(p.HostIP)
+		if err == nil {
+			want = a.Unmap()
+		}
+	}
+	for _, s := range socks {
+		if s.proto != proto || s.port != p.HostPort {
+			continue
+		}
+		if !want.IsValid() || s.addr.IsUnspecified() || s.addr == want {
+			return s, true
+		}
+	}
+	return socket{}, false
+}
+
+// parseProcNet reads the listening TCP or bound UDP sockets of one /proc/net
+// table. Addresses are hex in host byte order, 32 bits at a time.
+func parseProcNet(r io.Reader, proto corev1.Protocol) ([]socket, error) {
+	want := tcpListen
+	if proto == corev1.ProtocolUDP {
+		want = udpUnconned
+	}
+	var out []socket
+	s := bufio.NewScanner(r)
+	s.Scan() // header
+	for s.Scan() {
+		f := strings.Fields(s.Text())
+		if len(f) < 10 || f[3] != want {
+			continue
+		}
+		addr, port, err := parseHexAddr(f[1])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, socket{proto: proto, addr: addr, port: port, inode: f[9]})
+	}
+	return out, s.Err()
+}
+
+func parseHexAddr(s string) (netip.Addr, int32, error) {
+	ipHex, portHex, ok := strings.Cut(s, ":")
+	if !ok {
+		return netip.Addr{}, 0, fmt.Errorf("bad address %q", s)
+	}
+	port, err := strconv.ParseUint(portHex, 16, 16)
+	if err != nil {
+		return netip.Addr{}, 0, fmt.Errorf("bad port in %q", s)
+	}
+	raw, err := hex.DecodeString(ipHex)
+	if err != nil || (len(raw) != 4 && len(raw) != 16) {
+		return netip.Addr{}, 0, fmt.Errorf("bad address %q", s)
+	}
+	// Each 32-bit word is in the kernel's (little-endian) byte order.
+	for i := 0; i < len(raw); i += 4 {
+		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	addr, _ := netip.AddrFromSlice(raw)
+	return addr.Unmap(), int32(port), nil
+}
+
+// socketOwner finds a process holding the socket inode, (0, "") if none is
+// visible to us.
+func socketOwner(inode string) (int, string) {
+	if inode == "" || inode == "0" {
+		return 0, ""
+	}
+	target := "socket:[" + inode + "]"
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		fdDir := filepath.Join("/proc", p.Name(), "fd")
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if l, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && l == target {
+				comm, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
+				return pid, strings.TrimSpace(string(comm))
+			}
+		}
+	}
+	return 0, ""
+}
