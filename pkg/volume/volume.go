@@ -1,0 +1,195 @@
+// Package volume creates a pod's volumes on the host: emptyDir, hostPath, configMap
+// and secret volumes in the kubelet's atomic layout, and claim directories.
+package volume
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/plan"
+)
+
+// Manager places volumes under kplay's two roots: RunRoot for what must not touch
+// disk (secret tmpfs), DataRoot for the rest.
+type Manager struct {
+	RunRoot  string
+	DataRoot string
+}
+
+func (m Manager) podData(uid string) string { return filepath.Join(m.DataRoot, "pods", uid) }
+func (m Manager) podRun(uid string) string  { return filepath.Join(m.RunRoot, "pods", uid) }
+
+// ClaimPath is where a persistentVolumeClaim's data lives; it survives the pod.
+func (m Manager) ClaimPath(namespace, name string) string {
+	return filepath.Join(m.DataRoot, "claims", namespace, name)
+}
+
+// Prepare creates every volume of the pod and returns volume name -> host path to
+// bind into containers. Calling it again for an existing pod is safe.
+func (m Manager) Prepare(pod *plan.PodPlan) (map[string]string, error) {
+	paths := make(map[string]string, len(pod.Volumes))
+	for _, v := range pod.Volumes {
+		path, err := m.prepare(pod, v)
+		if err != nil {
+			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		paths[v.Name] = path
+	}
+	return paths, nil
+}
+
+// Update rewrites the configMap and secret volumes whose content changed, with the
+// atomic ..data swap, so running containers see old or new files, never a mix.
+func (m Manager) Update(pod *plan.PodPlan) error {
+	for _, v := range pod.Volumes {
+		if v.ConfigMap == nil && v.Secret == nil {
+			continue
+		}
+		if _, err := m.prepare(pod, v); err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+	}
+	return nil
+}
+
+func (m Manager) prepare(pod *plan.PodPlan, v plan.Volume) (string, error) {
+	switch {
+	case v.EmptyDir != nil:
+		path := filepath.Join(m.podData(pod.UID), "volumes", v.Name)
+		if err := mkdirMode(path, 0o777); err != nil {
+			return "", err
+		}
+		if v.EmptyDir.Medium == corev1.StorageMediumMemory {
+			opts := "mode=0777"
+			if v.EmptyDir.SizeLimit != nil && !v.EmptyDir.SizeLimit.IsZero() {
+				opts += ",size=" + strconv.FormatInt(v.EmptyDir.SizeLimit.Value(), 10)
+			}
+			if err := mountTmpfs(path, opts); err != nil {
+				return "", err
+			}
+		}
+		return path, nil
+	case v.ConfigMap != nil:
+		path := filepath.Join(m.podData(pod.UID), "volumes", v.Name)
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return "", err
+		}
+		return path, writeAtomic(path, v.ConfigMap.Files)
+	case v.Secret != nil:
+		path := filepath.Join(m.podRun(pod.UID), "volumes", v.Name)
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return "", err
+		}
+		if err := mountTmpfs(path, "mode=0755"); err != nil {
+			return "", err
+		}
+		return path, writeAtomic(path, v.Secret.Files)
+	case v.HostPath != nil:
+		return v.HostPath.Path, hostPath(v.HostPath.Path, v.HostPath.Type)
+	case v.Claim != nil:
+		path := m.ClaimPath(v.Claim.Namespace, v.Claim.ClaimName)
+		// World-writable like a provisioned local volume, so non-root containers can write.
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return path, mkdirMode(path, 0o777)
+		}
+		return path, nil
+	}
+	return "", fmt.Errorf("no volume source: %w", errdefs.ErrInvalidArgument)
+}
+
+// mkdirMode creates dir (and parents) with exactly mode, whatever the umask.
+func mkdirMode(dir string, mode os.FileMode) error {
+	if err := os.MkdirAll(dir, mode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, mode)
+}
+
+func hostPath(path string, typ corev1.HostPathType) error {
+	switch typ {
+	case corev1.HostPathDirectoryOrCreate:
+		return os.MkdirAll(path, 0o755)
+	case corev1.HostPathFileOrCreate:
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	case corev1.HostPathUnset:
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("hostPath type check failed: %w", err)
+	}
+	var ok bool
+	switch mode := st.Mode(); typ {
+	case corev1.HostPathDirectory:
+		ok = mode.IsDir()
+	case corev1.HostPathFile:
+		ok = mode.IsRegular()
+	case corev1.HostPathSocket:
+		ok = mode&os.ModeSocket != 0
+	case corev1.HostPathCharDev:
+		ok = mode&os.ModeCharDevice != 0
+	case corev1.HostPathBlockDev:
+		ok = mode&os.ModeDevice != 0 && mode&os.ModeCharDevice == 0
+	default:
+		return fmt.Errorf("unknown hostPath type %q: %w", typ, errdefs.ErrInvalidArgument)
+	}
+	if !ok {
+		return fmt.Errorf("hostPath type check failed: %s is not a %s", path, typ)
+	}
+	return nil
+}
+
+// MountSource resolves a volumeMount to the host path to bind: the volume path, or
+// subPath inside it. subPath must stay inside the volume even through symlinks the
+// containers created there; a missing subPath is created as a directory, as the
+// kubelet does.
+func MountSource(volumePath, subPath string) (string, error) {
+	if subPath == "" {
+		return volumePath, nil
+	}
+	if filepath.IsAbs(subPath) {
+		return "", fmt.Errorf("subPath %q must be a relative path: %w", subPath, errdefs.ErrInvalidArgument)
+	}
+	for _, elem := range strings.Split(filepath.ToSlash(subPath), "/") {
+		if elem == ".." {
+			return "", fmt.Errorf("subPath %q must not contain '..': %w", subPath, errdefs.ErrInvalidArgument)
+		}
+	}
+	base, err := filepath.EvalSymlinks(volumePath)
+	if err != nil {
+		return "", err
+	}
+	root, err := os.OpenRoot(base)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	// Root refuses to follow a symlink out of the volume, so this creates nothing outside it.
+	if _, err := root.Lstat(subPath); errors.Is(err, os.ErrNotExist) {
+		if err := root.MkdirAll(subPath, 0o755); err != nil {
+			return "", fmt.Errorf("creating subPath %q: %w", subPath, err)
+		}
+	}
+	resolved, err := filepath.EvalSymlinks(filepath.Join(base, subPath))
+	if err != nil {
+		return "", fmt.Errorf("subPath %q: %w", subPath, err)
+	}
+	if resolved != base && !strings.HasPrefix(resolved, base+string(filepath.Separator)) {
+		return "", fmt.Errorf("subPath %q resolves to %s, outside the volume", subPath, resolved)
+	}
+	return resolved, nil
+}
