@@ -3,15 +3,19 @@ package main
 import (
 	"os"
 
+	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/pause"
 )
 
 // internal runs the processes kplay starts from its own binary (the pause infra
-// process, the log writer, OCI hooks) before any command parsing. It reports
-// whether it handled the invocation; the processes it runs exit here.
+// process, the log driver the shim starts, OCI hooks) before any command parsing.
+// It reports whether it handled the invocation; the processes it runs exit here.
 func internal(args []string) bool {
 	if pause.Invoked(args) {
 		os.Exit(pause.Run())
+	}
+	if path, ok := logs.DriverInvocation(args); ok {
+		os.Exit(logs.RunDriver(path))
 	}
 	return false
 }

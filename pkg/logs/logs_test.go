@@ -1,0 +1,239 @@
+package logs
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The test binary is the log driver when started as the shim starts it.
+func TestMain(m *testing.M) {
+	if path, ok := DriverInvocation(os.Args); ok {
+		os.Exit(RunDriver(path))
+	}
+	os.Exit(m.Run())
+}
+
+// driver runs the log driver the way containerd's shim does: fds 3 and 4 are the
+// stdout and stderr pipes, fd 5 is closed when the driver is ready. Env and args as
+// the shim builds them from the URI.
+type driver struct {
+	cmd            *exec.Cmd
+	stdout, stderr *os.File
+}
+
+func startDriver(t *testing.T, path string) *driver {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, err := LogURI(exe, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for k, vs := range uri.Query() {
+		args = append(args, k, vs[0])
+	}
+	outR, outW, _ := os.Pipe()
+	errR, errW, _ := os.Pipe()
+	readyR, readyW, _ := os.Pipe()
+	cmd := exec.Command(uri.Path, args...)
+	cmd.Env = []string{"CONTAINER_ID=test", "CONTAINER_NAMESPACE=test"}
+	cmd.ExtraFiles = []*os.File{outR, errR, readyW}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outR.Close()
+	errR.Close()
+	readyW.Close()
+	if _, err := readyR.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("ready pipe: %v, want EOF", err)
+	}
+	readyR.Close()
+	return &driver{cmd: cmd, stdout: outW, stderr: errW}
+}
+
+func (d *driver) stop(t *testing.T) {
+	t.Helper()
+	d.stdout.Close()
+	d.stderr.Close()
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("driver exited with %v", err)
+	}
+}
+
+func readAll(t *testing.T, path string, opts ReadOptions) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := Read(context.Background(), path, opts, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+func TestDriverRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "logs", "c.log")
+	d := startDriver(t, path)
+	long := strings.Repeat("x", 40*1024)
+	io.WriteString(d.stdout, "one\n")
+	time.Sleep(20 * time.Millisecond) // keep the order across the two pipes
+	io.WriteString(d.stderr, "two\n")
+	time.Sleep(20 * time.Millisecond)
+	io.WriteString(d.stdout, long+"\nthree\nno newline")
+	d.stop(t)
+
+	raw, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	format := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) [FP] `)
+	for _, l := range lines {
+		if !format.MatchString(l) {
+			t.Fatalf("not a CRI log line: %.80q", l)
+		}
+	}
+	// 40 KiB: two partial records of 16 KiB and a full one.
+	if got := strings.Count(string(raw), " stdout P "); got != 2 {
+		t.Errorf("%d partial records, want 2", got)
+	}
+	if !strings.Contains(string(raw), " stderr F two\n") {
+		t.Errorf("stderr line not recorded: %q", raw[:200])
+	}
+
+	want := "one\ntwo\n" + long + "\nthree\nno newline\n"
+	if got := readAll(t, path, ReadOptions{Tail: -1}); got != want {
+		t.Errorf("Read = %.100q..., want %.100q...", got, want)
+	}
+	if got := readAll(t, path, ReadOptions{Tail: 2}); got != "three\nno newline\n" {
+		t.Errorf("tail 2 = %q", got)
+	}
+	if got := readAll(t, path, ReadOptions{Tail: 0}); got != "" {
+		t.Errorf("tail 0 = %q", got)
+	}
+	stamped := readAll(t, path, ReadOptions{Tail: 1, Timestamps: true})
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT[\d:.]+Z no newline\n$`).MatchString(stamped) {
+		t.Errorf("timestamps: %q", stamped)
+	}
+	if got := readAll(t, path, ReadOptions{Tail: -1, Since: time.Now().Add(time.Hour)}); got != "" {
+		t.Errorf("since the future = %q", got)
+	}
+}
+
+func TestDriverKeepsPrevious(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	d := startDriver(t, path)
+	io.WriteString(d.stdout, "first run\n")
+	d.stop(t)
+	d = startDriver(t, path)
+	io.WriteString(d.stdout, "second run\n")
+	d.stop(t)
+	if got := readAll(t, path, ReadOptions{Tail: -1}); got != "second run\n" {
+		t.Errorf("current = %q", got)
+	}
+	if got := readAll(t, Previous(path), ReadOptions{Tail: -1}); got != "first run\n" {
+		t.Errorf("previous = %q", got)
+	}
+}
+
+func TestFollow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	d := startDriver(t, path)
+	io.WriteString(d.stdout, "before\n")
+	exited := make(chan struct{})
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		done := func() bool {
+			select {
+			case <-exited:
+				return true
+			default:
+				return false
+			}
+		}
+		errc <- Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true, Done: done, PollInterval: 20 * time.Millisecond}, pw)
+		pw.Close()
+	}()
+	lines := make(chan string, 10)
+	go func() {
+		b := make([]byte, 1024)
+		for {
+			n, err := pr.Read(b)
+			if n > 0 {
+				lines <- string(b[:n])
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	expect := func(want string) {
+		t.Helper()
+		var got string
+		timeout := time.After(3 * time.Second)
+		for got != want {
+			select {
+			case s, ok := <-lines:
+				if !ok {
+					t.Fatalf("follow ended with %q, want %q", got, want)
+				}
+				got += s
+			case <-timeout:
+				t.Fatalf("follow printed %q, want %q", got, want)
+			}
+		}
+	}
+	expect("before\n")
+	io.WriteString(d.stdout, "after\n")
+	expect("after\n")
+	io.WriteString(d.stderr, "last words\n")
+	d.stop(t)
+	close(exited)
+	expect("last words\n")
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("follow did not end after the container exited")
+	}
+}
+
+func TestFollowCancelled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	os.WriteFile(path, nil, 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := Read(ctx, path, ReadOptions{Tail: -1, Follow: true}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadMissing(t *testing.T) {
+	err := Read(context.Background(), filepath.Join(t.TempDir(), "none.log"), ReadOptions{Tail: -1}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no log at") {
+		t.Fatalf("Read of a missing file: %v", err)
+	}
+}
+
+func TestLogURI(t *testing.T) {
+	u, err := LogURI("/var/lib/kplay/bin/kplay-1-2", "/var/lib/kplay/pods/x/logs/a b.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Scheme != "binary" || u.Path != "/var/lib/kplay/bin/kplay-1-2" || u.Query().Get(DriverArg) != "/var/lib/kplay/pods/x/logs/a b.log" || len(u.Query()) != 1 {
+		t.Fatalf("LogURI = %s", u)
+	}
+	if _, err := LogURI("kplay", "/x.log"); err == nil {
+		t.Fatal("relative binary accepted")
+	}
+}
