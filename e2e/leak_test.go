@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// scope is what one leak check looks at besides the machine-wide lists.
+type scope struct {
+	Namespaces []string // containerd namespaces; "kplay-e2e-*" means every e2e namespace
+	Roots      []string // kplay --run-root and --data-root
+}
+
+// suiteScope covers every namespace and root the e2e tests may have used.
+func suiteScope() scope {
+	return scope{Namespaces: []string{"kplay-e2e-*"}, Roots: []string{suiteDir}}
+}
+
+// snapshot is the part of the machine that kplay changes when it runs pods. Each entry is a
+// line a human can read in a failure message, grouped by what it is.
+type snapshot map[string][]string
+
+func takeSnapshot(s scope) (snapshot, error) {
+	snap := snapshot{}
+	var err error
+	if snap["link"], err = links(); err != nil {
+		return nil, err
+	}
+	if snap["ip netns"], err = lines("ip", "netns", "list"); err != nil {
+		return nil, err
+	}
+	if snap["iptables"], err = iptablesRules(); err != nil {
+		return nil, err
+	}
+	snap["mount"] = mounts(s)
+	snap["file"] = stateFiles(s.Roots)
+	snap["shim"] = shims(s.Namespaces)
+	for _, ns := range namespaces(s.Namespaces) {
+		for _, kind := range []string{"containers", "tasks", "leases"} {
+			out, err := lines("ctr", "-n", ns, kind, "ls", "-q")
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range out {
+				snap["containerd "+kind] = append(snap["containerd "+kind], ns+"/"+l)
+			}
+		}
+		out, err := lines("ctr", "-n", ns, "snapshots", "ls")
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range out {
+			// Committed snapshots are image layers; an Active one belongs to a container.
+			if f := strings.Fields(l); len(f) >= 2 && f[len(f)-1] == "Active" {
+				snap["containerd snapshots"] = append(snap["containerd snapshots"], ns+"/"+f[0])
+			}
+		}
+	}
+	return snap, nil
+}
+
+// leaks lists what after has that before had not. CNI keeps a few top-level iptables chains
+// and their jumps once created; those are not a pod's leftovers.
+func leaks(before, after snapshot) []string {
+	var out []string
+	for kind, items := range after {
+		had := map[string]int{}
+		for _, i := range before[kind] {
+			had[i]++
+		}
+		for _, i := range items {
+			if had[i] > 0 {
+				had[i]--
+				continue
+			}
+			if kind == "iptables" && cniTopLevel.MatchString(i) {
+				continue
+			}
+			out = append(out, kind+": "+i)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+var cniTopLevel = regexp.MustCompile(`^(:CNI-(HOSTPORT-[A-Z]+|FORWARD|ADMIN) |-A [A-Z]+ .*-j CNI-(HOSTPORT-[A-Z]+|FORWARD|ADMIN)$)`)
+
+// waitNoLeaks compares the machine with before until nothing is left or 10 s have passed:
+// shims exit and containerd collects garbage shortly after the last task is deleted.
+func waitNoLeaks(before snapshot, s scope) []string {
+	var found []string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		after, err := takeSnapshot(s)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		if found = leaks(before, after); len(found) == 0 || time.Now().After(deadline) {
+			return found
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func lines(name string, args ...string) ([]string, error) {
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		return nil, fmt.Errorf("%s %s: %v %s", name, strings.Join(args, " "), err, stderr)
+	}
+	var ls []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			ls = append(ls, l)
+		}
+	}
+	return ls, nil
+}
+
+// links lists network interfaces by name and kind ("veth12ab veth"), from `ip -o -d link`.
+func links() ([]string, error) {
+	out, err := lines("ip", "-o", "link", "show")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, l := range out {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+var counters = regexp.MustCompile(`\s*\[\d+:\d+\]`)
+
+// iptablesRules is `iptables-save` without comments and counters.
+func iptablesRules() ([]string, error) {
+	out, err := lines("iptables-save")
+	if err != nil {
+		return nil, err
+	}
+	var rules []string
+	for _, l := range out {
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		rules = append(rules, counters.ReplaceAllString(l, ""))
+	}
+	return rules, nil
+}
+
+// mounts lists mount points under the scope's roots and in the containerd task directories
+// of its namespaces.
+func mounts(s scope) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := fields[4]
+		keep := false
+		for _, r := range s.Roots {
+			keep = keep || mp == r || strings.HasPrefix(mp, r+"/")
+		}
+		for _, ns := range s.Namespaces {
+			pattern := "/io.containerd.runtime.v2.task/" + strings.TrimSuffix(ns, "*")
+			keep = keep || strings.Contains(mp, pattern)
+		}
+		if keep {
+			out = append(out, mp)
+		}
+	}
+	return out
+}
+
+// stateFiles lists files under the roots that only exist while a pod does: host-local IPAM
+// reservations (files named by an IP address) and network namespace pins.
+func stateFiles(roots []string) []string {
+	var out []string
+	for _, root := range roots {
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if net.ParseIP(d.Name()) != nil || strings.Contains(path, "netns") {
+				out = append(out, path)
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+// namespaces expands "prefix*" patterns against containerd's namespace list.
+func namespaces(patterns []string) []string {
+	all, _ := lines("ctr", "namespaces", "ls", "-q")
+	var out []string
+	for _, p := range patterns {
+		prefix, wild := strings.CutSuffix(p, "*")
+		for _, ns := range all {
+			if ns == p || wild && strings.HasPrefix(ns, prefix) {
+				out = append(out, ns)
+			}
+		}
+	}
+	return out
+}
+
+// shims lists containerd-shim processes serving the namespaces, by pid and command line.
+func shims(patterns []string) []string {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var out []string
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(b, []byte("containerd-shim")) {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] != "-namespace" {
+				continue
+			}
+			for _, pat := range patterns {
+				prefix, wild := strings.CutSuffix(pat, "*")
+				if args[i+1] == pat || wild && strings.HasPrefix(args[i+1], prefix) {
+					out = append(out, filepath.Base(filepath.Dir(p))+" "+strings.Join(args, " "))
+				}
+			}
+		}
+	}
+	return out
+}
