@@ -13,6 +13,8 @@ type Options struct {
 	// used by resourceFieldRef when a container sets no limit.
 	NodeCPUMillis   int64
 	NodeMemoryBytes int64
+	// NodeEphemeralStorageBytes stands in for a missing ephemeral-storage limit.
+	NodeEphemeralStorageBytes int64
 	// ExistingClaims are the PersistentVolumeClaims that already exist on the
 	// machine, as "namespace/name". A claim a pod uses must be here or in the files.
 	ExistingClaims map[string]bool

@@ -1,20 +1,360 @@
 package plan
 
 import (
-	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
 
+	"github.com/containerd/errdefs"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/manifest"
 )
 
-// Build plans the pods that objs define.
-func Build(objs []manifest.Object, opts Options) (*Plan, error) {
-	return nil, errors.New("not implemented")
+const defaultNamespace = "default"
+
+// invalidf is bad input: the CLI exits 2 on it. The message is the whole error.
+func invalidf(format string, args ...any) error {
+	return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, args...))
 }
 
-// Pod is the planned pod as the API server would show it.
-func (p PodPlan) Pod() *corev1.Pod { return nil }
+// errorf adds context to an error and keeps what it wraps.
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
-// Resolve expands the container's env, command, args and subPathExpr with the pod IP known.
-func (c Container) Resolve(podIP string) (Resolved, error) { return Resolved{}, errors.New("not implemented") }
+// objectStore holds the ConfigMaps, Secrets and claims the files declare, by
+// "namespace/name".
+type objectStore struct {
+	configMaps map[string]*corev1.ConfigMap
+	// secrets is each Secret's data with stringData merged over it.
+	secrets map[string]map[string][]byte
+	claims  map[string]bool
+	where   map[string]string // "kind ns/name" -> where it was declared
+}
+
+func (s *objectStore) configMap(ns, name string) *corev1.ConfigMap { return s.configMaps[ns+"/"+name] }
+
+func (s *objectStore) secret(ns, name string) map[string][]byte { return s.secrets[ns+"/"+name] }
+
+// declare records where an object was declared and fails on a second declaration.
+func (s *objectStore) declare(kind, key string, o manifest.Object) error {
+	id := kind + " " + key
+	if prev, ok := s.where[id]; ok {
+		return invalidf("%s %q is declared twice: %s and %s", kind, key, prev, o.Where())
+	}
+	s.where[id] = o.Where()
+	return nil
+}
+
+// podSeed is one pod to plan, before anything is resolved.
+type podSeed struct {
+	obj         manifest.Object
+	namespace   string
+	name        string
+	labels      map[string]string
+	annotations map[string]string
+	owner       Owner
+	spec        corev1.PodSpec
+}
+
+type builder struct {
+	opts     Options
+	objs     *objectStore
+	warnings []string
+	warned   map[string]bool
+}
+
+func (b *builder) warn(w string) {
+	if !b.warned[w] {
+		b.warned[w] = true
+		b.warnings = append(b.warnings, w)
+	}
+}
+
+// Build plans the pods that objs define. objs are expected to be validated
+// already; odd input gives an error, never a panic. Pods come in the order of
+// the objects, a Deployment's replicas in index order.
+func Build(objs []manifest.Object, opts Options) (*Plan, error) {
+	b := &builder{
+		opts: opts,
+		objs: &objectStore{
+			configMaps: map[string]*corev1.ConfigMap{},
+			secrets:    map[string]map[string][]byte{},
+			claims:     map[string]bool{},
+			where:      map[string]string{},
+		},
+		warned: map[string]bool{},
+	}
+	p := &Plan{}
+	var seeds []podSeed
+	for _, o := range objs {
+		switch obj := o.Object.(type) {
+		case *corev1.ConfigMap:
+			key := namespaceOf(obj.Namespace) + "/" + obj.Name
+			if err := b.objs.declare("configmap", key, o); err != nil {
+				return nil, err
+			}
+			b.objs.configMaps[key] = obj
+		case *corev1.Secret:
+			key := namespaceOf(obj.Namespace) + "/" + obj.Name
+			if err := b.objs.declare("secret", key, o); err != nil {
+				return nil, err
+			}
+			data := make(map[string][]byte, len(obj.Data)+len(obj.StringData))
+			for k, v := range obj.Data {
+				data[k] = v
+			}
+			for k, v := range obj.StringData {
+				data[k] = []byte(v)
+			}
+			b.objs.secrets[key] = data
+		case *corev1.PersistentVolumeClaim:
+			key := namespaceOf(obj.Namespace) + "/" + obj.Name
+			if err := b.objs.declare("persistentvolumeclaim", key, o); err != nil {
+				return nil, err
+			}
+			b.objs.claims[key] = true
+			p.Claims = append(p.Claims, key)
+		case *corev1.Pod:
+			if obj.Name == "" {
+				return nil, invalidf("%s: pod has no name", o.Where())
+			}
+			seeds = append(seeds, podSeed{
+				obj:         o,
+				namespace:   namespaceOf(obj.Namespace),
+				name:        obj.Name,
+				labels:      copyMap(obj.Labels),
+				annotations: copyMap(obj.Annotations),
+				owner:       Owner{Kind: "Pod", Name: obj.Name},
+				spec:        *obj.Spec.DeepCopy(),
+			})
+		case *appsv1.Deployment:
+			s, err := deploymentSeeds(o, obj)
+			if err != nil {
+				return nil, err
+			}
+			seeds = append(seeds, s...)
+		case nil:
+			return nil, invalidf("%s: no object", o.Where())
+		default:
+			b.warn(fmt.Sprintf("%s: %T is not planned by kplay and is ignored", o.Where(), obj))
+		}
+	}
+
+	declaredBy := map[string]podSeed{}
+	for _, s := range seeds {
+		key := s.namespace + "/" + s.name
+		if prev, ok := declaredBy[key]; ok {
+			return nil, invalidf("pod %q is declared twice: by %s (%s) and by %s (%s)",
+				key, prev.owner, prev.obj.Where(), s.owner, s.obj.Where())
+		}
+		declaredBy[key] = s
+		pp, err := b.pod(s)
+		if err != nil {
+			return nil, errorf("pod %q: %w", key, err)
+		}
+		p.Pods = append(p.Pods, pp)
+	}
+	if err := checkHostPorts(p.Pods); err != nil {
+		return nil, err
+	}
+	p.Warnings = b.warnings
+	return p, nil
+}
+
+func namespaceOf(ns string) string {
+	if ns == "" {
+		return defaultNamespace
+	}
+	return ns
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// deploymentSeeds expands a Deployment into its replicas, named <name>-<i>,
+// labelled with pod-template-hash as the ReplicaSet controller labels them.
+func deploymentSeeds(o manifest.Object, d *appsv1.Deployment) ([]podSeed, error) {
+	if d.Name == "" {
+		return nil, invalidf("%s: deployment has no name", o.Where())
+	}
+	replicas := int32(1)
+	if d.Spec.Replicas != nil {
+		replicas = *d.Spec.Replicas
+	}
+	if replicas < 0 {
+		return nil, invalidf("deployment %q: spec.replicas must not be negative, got %d", namespaceOf(d.Namespace)+"/"+d.Name, replicas)
+	}
+	hash, err := templateHash(&d.Spec.Template)
+	if err != nil {
+		return nil, err
+	}
+	seeds := make([]podSeed, 0, replicas)
+	for i := int32(0); i < replicas; i++ {
+		labels := copyMap(d.Spec.Template.Labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[appsv1.DefaultDeploymentUniqueLabelKey] = hash
+		seeds = append(seeds, podSeed{
+			obj:         o,
+			namespace:   namespaceOf(d.Namespace),
+			name:        d.Name + "-" + strconv.Itoa(int(i)),
+			labels:      labels,
+			annotations: copyMap(d.Spec.Template.Annotations),
+			owner:       Owner{Kind: "Deployment", Name: d.Name},
+			spec:        *d.Spec.Template.Spec.DeepCopy(),
+		})
+	}
+	return seeds, nil
+}
+
+// pod plans one pod. Errors name what inside the pod is wrong; Build adds the pod.
+func (b *builder) pod(s podSeed) (PodPlan, error) {
+	spec := s.spec
+	applyPodDefaults(&spec, b.opts.NodeName)
+	pp := PodPlan{
+		Namespace:   s.namespace,
+		Name:        s.name,
+		Labels:      s.labels,
+		Annotations: s.annotations,
+		Owner:       s.owner,
+		Source:      s.obj.Source,
+		Hostname:    podHostname(&spec, s.name, b.opts.NodeName),
+	}
+	if pp.Source != "-" {
+		if abs, err := filepath.Abs(pp.Source); err == nil {
+			pp.Source = abs
+		}
+	}
+	vols, err := b.volumes(&spec, s.namespace, s.obj.Dir)
+	if err != nil {
+		return pp, err
+	}
+	pp.Volumes = vols
+	pp.Spec = spec
+
+	env := &envResolver{
+		objs: b.objs,
+		opts: b.opts,
+		pod: podFacts{
+			namespace:   s.namespace,
+			name:        s.name,
+			labels:      s.labels,
+			annotations: s.annotations,
+			spec:        &pp.Spec,
+		},
+		warn: func(w string) {
+			b.warn(fmt.Sprintf("%s %q: %s", lowerKind(s.owner.Kind), s.namespace+"/"+s.owner.Name, w))
+		},
+	}
+	for _, group := range []struct {
+		specs []corev1.Container
+		init  bool
+		out   *[]Container
+	}{{pp.Spec.InitContainers, true, &pp.InitContainers}, {pp.Spec.Containers, false, &pp.Containers}} {
+		for i := range group.specs {
+			cs := &group.specs[i]
+			steps, err := env.steps(cs)
+			if err != nil {
+				return pp, errorf("container %q: %w", cs.Name, err)
+			}
+			*group.out = append(*group.out, Container{
+				Name:       cs.Name,
+				Init:       group.init,
+				Image:      cs.Image,
+				PullPolicy: cs.ImagePullPolicy,
+				Spec:       *cs.DeepCopy(),
+				steps:      steps,
+			})
+		}
+	}
+	pp.HostPorts = hostPorts(&pp.Spec)
+
+	if pp.Hash, err = specHash(&pp); err != nil {
+		return pp, err
+	}
+	pp.UID = uidFor(pp.Namespace, pp.Name, pp.Hash)
+	for _, list := range [][]Container{pp.InitContainers, pp.Containers} {
+		for i := range list {
+			c := &list[i]
+			for j := range c.steps {
+				if c.steps[j].uid {
+					c.steps[j].Value = pp.UID
+				}
+			}
+			c.Env = finalEnv(c.steps)
+			// Catch a subPathExpr that can never expand now, not when the pod
+			// starts; the pod IP is not known yet, so any address stands in.
+			if _, err := c.Resolve(b.placeholderIP(&pp.Spec)); err != nil {
+				return pp, err
+			}
+		}
+	}
+	if pp.VolumeDataHash, err = volumeDataHash(pp.Volumes); err != nil {
+		return pp, err
+	}
+	return pp, nil
+}
+
+func (b *builder) placeholderIP(spec *corev1.PodSpec) string {
+	if spec.HostNetwork && b.opts.HostIP != "" {
+		return b.opts.HostIP
+	}
+	return "192.0.2.1"
+}
+
+func lowerKind(kind string) string {
+	switch kind {
+	case "Deployment":
+		return "deployment"
+	case "Pod":
+		return "pod"
+	}
+	return kind
+}
+
+// Pod is the planned pod as the API server would show it: defaults filled in,
+// each container's env the final list with envFrom flattened into it and values
+// resolved and $(VAR)-expanded, command and args expanded. Secret values and the
+// pod IP, unknown before the pod runs, appear as valueFrom references and count
+// as undefined in every expansion, so no secret value can show.
+func (p PodPlan) Pod() *corev1.Pod {
+	pod := &corev1.Pod{}
+	pod.APIVersion, pod.Kind = "v1", "Pod"
+	pod.Name, pod.Namespace = p.Name, p.Namespace
+	pod.UID = typesUID(p.UID)
+	pod.Labels, pod.Annotations = copyMap(p.Labels), copyMap(p.Annotations)
+	pod.Spec = *p.Spec.DeepCopy()
+	pod.Spec.InitContainers = displayContainers(p.InitContainers, pod.Spec.InitContainers)
+	pod.Spec.Containers = displayContainers(p.Containers, pod.Spec.Containers)
+	pod.Status.Phase = corev1.PodPending
+	return pod
+}
+
+func displayContainers(planned []Container, fallback []corev1.Container) []corev1.Container {
+	if len(planned) == 0 {
+		return fallback
+	}
+	out := make([]corev1.Container, len(planned))
+	for i, c := range planned {
+		cs := *c.Spec.DeepCopy()
+		env, lookup := c.displayEnv()
+		cs.Env, cs.EnvFrom = env, nil
+		cs.Command = expandAll(c.Spec.Command, lookup)
+		cs.Args = expandAll(c.Spec.Args, lookup)
+		out[i] = cs
+	}
+	return out
+}
+
+// String is the pod's "namespace/name".
+func (p PodPlan) String() string { return p.Namespace + "/" + p.Name }

@@ -35,7 +35,10 @@ type PodPlan struct {
 	Owner       Owner
 	Source      string // absolute path of the declaring file, "-" for stdin
 	Hash        string // spec hash over everything that decides what runs
-	Hostname    string // spec.hostname, or the pod name truncated to 63 characters
+	// VolumeDataHash covers the files of configMap and secret volumes, which
+	// Hash leaves out: when only it changes, the files can be updated in place.
+	VolumeDataHash string
+	Hostname       string // spec.hostname, or the pod name truncated to 63 characters
 
 	// Spec is the pod spec with Kubernetes defaults applied (restartPolicy,
 	// terminationGracePeriodSeconds, dnsPolicy, imagePullPolicy, protocols...).
@@ -59,7 +62,13 @@ type Container struct {
 	Spec corev1.Container
 	// Env is the final environment in kubelet order (envFrom first, then env,
 	// later entries overriding earlier ones of the same name), not yet $(VAR)-expanded.
+	// It has one entry per name, at the position the name was first assigned,
+	// with the value of its last assignment. Use Resolve for the expanded values.
 	Env []EnvVar
+
+	// steps are the kubelet's assignments in order, which Resolve replays: a
+	// literal sees only the variables assigned before it.
+	steps []envStep
 }
 
 // EnvSource says where an environment value comes from, which decides whether it
