@@ -144,8 +144,7 @@ func (m *Manager) Setup(ctx context.Context, pod Pod) (Attachment, error) {
 		}
 	}
 	if err != nil {
-		// Undo even when the caller gave up: a half-made network leaks otherwise.
-		if uerr := m.Teardown(context.WithoutCancel(ctx), pod); uerr != nil {
+		if uerr := m.Teardown(ctx, pod); uerr != nil {
 			return Attachment{}, fmt.Errorf("setting up pod network: %w (undoing it failed too: %v)", err, uerr)
 		}
 		return Attachment{}, fmt.Errorf("setting up pod network: %w", err)
@@ -176,6 +175,8 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 			return removeNetNS(path)
 		}
 	}
+	// A DEL cut short leaks rules and addresses: finish it even if the caller gives up.
+	ctx = context.WithoutCancel(ctx)
 	err := m.locked(func() error {
 		// Reverse order of Setup; both run so one failure does not leak the other.
 		err := errors.Join(
