@@ -7,11 +7,13 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kplay-dev/kplay/pkg/image"
 	"github.com/kplay-dev/kplay/pkg/manifest"
 	"github.com/kplay-dev/kplay/pkg/node"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/runtime"
 )
 
 type upOptions struct {
@@ -66,7 +68,11 @@ func loadPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOption
 	if err != nil {
 		return nil, err
 	}
-	if err := manifest.Validate(objs); err != nil {
+	warnings, err = manifest.Validate(objs)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "Warning:", w)
+	}
+	if err != nil {
 		return nil, err
 	}
 	p, err := plan.Build(objs, plan.Options{
@@ -90,7 +96,7 @@ func dryRunList(p *plan.Plan) *corev1.List {
 	list := &corev1.List{}
 	list.APIVersion, list.Kind = "v1", "List"
 	for i := range p.Pods {
-		list.Items = append(list.Items, runtime.RawExtension{Object: p.Pods[i].Pod()})
+		list.Items = append(list.Items, k8sruntime.RawExtension{Object: p.Pods[i].Pod()})
 	}
 	return list
 }
@@ -107,4 +113,41 @@ func existingClaims(g *globalOptions) map[string]bool {
 		}
 	}
 	return claims
+}
+
+func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) error {
+	policy, err := pullPolicy(o.Pull)
+	if err != nil {
+		return err
+	}
+	var progress io.Writer = cmd.ErrOrStderr()
+	if o.Quiet {
+		progress = nil
+	}
+	ctx := cmd.Context()
+	rt, err := connect(ctx, g, progress)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	results, err := rt.Up(ctx, p, runtime.UpOptions{Replace: o.Replace, Pull: policy})
+	if err != nil {
+		return err
+	}
+	return printResults(cmd.OutOrStdout(), results)
+}
+
+// pullPolicy maps --pull to a Kubernetes imagePullPolicy.
+func pullPolicy(s string) (image.PullPolicy, error) {
+	switch s {
+	case "":
+		return "", nil
+	case "always":
+		return image.PullPolicy(corev1.PullAlways), nil
+	case "missing":
+		return image.PullPolicy(corev1.PullIfNotPresent), nil
+	case "never":
+		return image.PullPolicy(corev1.PullNever), nil
+	}
+	return "", usageError{fmt.Errorf("invalid --pull %q: use always, missing or never", s)}
 }
