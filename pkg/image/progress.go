@@ -40,12 +40,12 @@ func newProgress(w io.Writer, tty bool, store content.Store) *progress {
 
 // tracker follows one image pull.
 type tracker struct {
-	p      *progress
-	name   string
-	mu     sync.Mutex
-	descs  map[string]int64 // digest -> size of the blobs seen so far
-	state  string           // "" while pulling, then the final words
-	bytes  int64
+	p     *progress
+	name  string
+	mu    sync.Mutex
+	descs map[string]int64 // digest -> size of the blobs seen so far
+	state string           // "" while pulling, then the final words
+	bytes int64
 }
 
 func (p *progress) start(name string) *tracker {
