@@ -1,6 +1,7 @@
 package network
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -100,6 +101,26 @@ func TestCachedID(t *testing.T) {
 	for name, want := range tests {
 		if got := cachedID(name); got != want {
 			t.Errorf("cachedID(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// Tearing down a pod that never had a network runs no plugin (these fail if
+// run) and succeeds, as does tearing it down again.
+func TestTeardownWithoutNetwork(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range pluginTypes {
+		if err := os.WriteFile(filepath.Join(dir, p), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := New(Config{PluginDirs: []string{dir}, RunRoot: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := m.Teardown(context.Background(), Pod{ID: "never-set-up"}); err != nil {
+			t.Errorf("teardown %d: %v", i+1, err)
 		}
 	}
 }

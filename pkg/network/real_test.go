@@ -14,10 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/plan"
@@ -235,9 +237,11 @@ func TestSetupTeardownReal(t *testing.T) {
 	ctx := context.Background()
 	hostPort := freePort(t, "tcp")
 	localPort := freePort(t, "tcp")
+	udpPort := freePort(t, "udp")
 	pod := Pod{ID: "kplay-test-web-" + filepath.Base(n.root), Namespace: "default", Name: "web", Ports: []plan.HostPort{
 		{Container: "web", HostPort: hostPort, ContainerPort: 80, Protocol: corev1.ProtocolTCP},
 		{Container: "web", HostIP: "127.0.0.1", HostPort: localPort, ContainerPort: 80, Protocol: corev1.ProtocolTCP},
+		{Container: "dns", HostPort: udpPort, ContainerPort: 5353, Protocol: corev1.ProtocolUDP},
 	}}
 
 	start := time.Now()
@@ -268,6 +272,10 @@ func TestSetupTeardownReal(t *testing.T) {
 		if err != nil || body != "hello from the pod" {
 			t.Errorf("GET %s = %q, %v", url, body, err)
 		}
+	}
+	echoUDP(t, att.NetNSPath, 5353)
+	if reply, err := askUDP(fmt.Sprintf("127.0.0.1:%d", udpPort), "ping"); err != nil || reply != "ping" {
+		t.Errorf("UDP hostPort %d: reply %q, %v", udpPort, reply, err)
 	}
 	if hostIP := hostAddress(t); hostIP != "" {
 		if body, err := get(fmt.Sprintf("http://%s:%d/", hostIP, hostPort)); err != nil || body != "hello from the pod" {
@@ -477,4 +485,92 @@ func unusedSubnet(t testing.TB, seed int) string {
 	}
 	t.Skip("no free test subnet in 10.213.192.0/20")
 	return ""
+}
+
+// echoUDP answers UDP datagrams on port inside the namespace at nsPath. The
+// socket is made on a thread switched into that namespace, and stays there.
+func echoUDP(t testing.TB, nsPath string, port int) {
+	t.Helper()
+	pc, err := func() (net.PacketConn, error) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			return nil, err
+		}
+		defer orig.Close()
+		ns, err := os.Open(nsPath)
+		if err != nil {
+			return nil, err
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+				panic(err) // a thread stuck in the pod's namespace would poison the test binary
+			}
+		}()
+		return net.ListenPacket("udp4", fmt.Sprintf(":%d", port))
+	}()
+	if err != nil {
+		t.Fatalf("UDP listener in %s: %v", nsPath, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+}
+
+func askUDP(addr, msg string) (string, error) {
+	c, err := net.Dial("udp4", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	buf := make([]byte, 512)
+	for i := 0; i < 5; i++ {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			return "", err
+		}
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := c.Read(buf)
+		if err == nil {
+			return string(buf[:n]), nil
+		}
+	}
+	return "", fmt.Errorf("no reply from %s", addr)
+}
+
+// A pin left as a plain file (after a reboot with /run on disk) does not stop
+// the pod from getting a fresh namespace.
+func TestSetupOverStalePinReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	pod := Pod{ID: "kplay-test-stale-" + filepath.Base(n.root)}
+	if err := os.MkdirAll(n.netnsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(n.NetNSPath(pod.ID), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	att, err := n.Setup(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isNetNS(att.NetNSPath) {
+		t.Errorf("%s is not a namespace after setup", att.NetNSPath)
+	}
+	if err := n.Teardown(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	n.assertNoTrace(t, pod.ID, att.IP, nil)
 }

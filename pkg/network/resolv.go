@@ -33,15 +33,19 @@ func HostResolvConf(hostNetwork bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the host's resolv.conf: %w", err)
 	}
+	return chooseResolvConf(etc, hostNetwork, func() ([]byte, error) { return os.ReadFile(systemdResolvConf) }), nil
+}
+
+func chooseResolvConf(etc []byte, hostNetwork bool, upstream func() ([]byte, error)) []byte {
 	if hostNetwork {
-		return etc, nil
+		return etc
 	}
 	if servers, _, _, _ := parseResolvConf(etc); len(servers) > 0 && len(withoutLoopback(servers)) == 0 {
-		if upstream, err := os.ReadFile(systemdResolvConf); err == nil {
-			return upstream, nil
+		if u, err := upstream(); err == nil {
+			return u
 		}
 	}
-	return etc, nil
+	return etc
 }
 
 // ResolvConf is the pod's /etc/resolv.conf, decided as the kubelet decides it

@@ -3,6 +3,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -113,5 +114,33 @@ func TestResolvConfSearchLimits(t *testing.T) {
 func TestResolvConfBadPolicy(t *testing.T) {
 	if _, _, err := ResolvConf(nil, "Sometimes", nil, false); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("err = %v, want ErrInvalidArgument", err)
+	}
+}
+
+func TestChooseResolvConf(t *testing.T) {
+	const stub = "nameserver 127.0.0.53\nsearch lan\n"
+	const real = "nameserver 192.168.1.1\n"
+	const upstream = "nameserver 192.168.1.254\nsearch lan\n"
+	found := func() ([]byte, error) { return []byte(upstream), nil }
+	missing := func() ([]byte, error) { return nil, os.ErrNotExist }
+	tests := []struct {
+		name        string
+		etc         string
+		hostNetwork bool
+		upstream    func() ([]byte, error)
+		want        string
+	}{
+		{"stub resolver: its upstream", stub, false, found, upstream},
+		{"stub resolver without upstream file: as is", stub, false, missing, stub},
+		{"stub resolver, host network: as is", stub, true, found, stub},
+		{"usable nameserver: as is", real, false, found, real},
+		{"no nameserver at all: as is", "search lan\n", false, found, "search lan\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(chooseResolvConf([]byte(tt.etc), tt.hostNetwork, tt.upstream)); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
