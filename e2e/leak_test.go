@@ -36,14 +36,15 @@ func takeSnapshot(s scope) (snapshot, error) {
 	if snap["link"], err = links(); err != nil {
 		return nil, err
 	}
-	if snap["ip netns"], err = lines("ip", "netns", "list"); err != nil {
+	if snap["ip netns"], err = netnsNames(); err != nil {
 		return nil, err
 	}
 	if snap["iptables"], err = iptablesRules(); err != nil {
 		return nil, err
 	}
 	snap["mount"] = mounts(s)
-	snap["file"] = stateFiles(s.Roots)
+	// CNI's default IPAM directory too, in case kplay's own dataDir setting got lost.
+	snap["file"] = stateFiles(append([]string{"/var/lib/cni/networks"}, s.Roots...))
 	snap["shim"] = shims(s.Namespaces)
 	for _, ns := range namespaces(s.Namespaces) {
 		for _, kind := range []string{"containers", "tasks", "leases"} {
@@ -145,6 +146,15 @@ func links() ([]string, error) {
 		names = append(names, name)
 	}
 	return names, nil
+}
+
+// netnsNames is `ip netns list` without the "(id: N)" the kernel may add to a name later.
+func netnsNames() ([]string, error) {
+	out, err := lines("ip", "netns", "list")
+	for i, l := range out {
+		out[i], _, _ = strings.Cut(l, " ")
+	}
+	return out, err
 }
 
 var counters = regexp.MustCompile(`\s*\[\d+:\d+\]`)

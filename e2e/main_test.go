@@ -53,6 +53,10 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer removeIfUnmounted(suiteDir)
+	if err := os.Chmod(suiteDir, 0o755); err != nil { // the dry-run test runs as nobody below it
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
 
 	kplayBin = os.Getenv("KPLAY_BIN")
 	if kplayBin == "" {

@@ -125,7 +125,6 @@ spec:
 	if _, ok := pods["first"]; !ok {
 		t.Error("the failed up removed the first pod")
 	}
-	e.MustKplay("down", "--timeout=5s", "second") // nothing of it exists, and that is fine
 }
 
 func TestHostPortHeldByHostProcess(t *testing.T) {
