@@ -74,7 +74,7 @@ func (d *driver) stop(t *testing.T) {
 func readAll(t *testing.T, path string, opts ReadOptions) string {
 	t.Helper()
 	var out bytes.Buffer
-	if err := Read(context.Background(), path, opts, &out); err != nil {
+	if err := Read(context.Background(), path, opts, &out, nil); err != nil {
 		t.Fatal(err)
 	}
 	return out.String()
@@ -110,6 +110,10 @@ func TestDriverRoundTrip(t *testing.T) {
 	want := "one\ntwo\n" + long + "\nthree\nno newline\n"
 	if got := readAll(t, path, ReadOptions{Tail: -1}); got != want {
 		t.Errorf("Read = %.100q..., want %.100q...", got, want)
+	}
+	var out, errs bytes.Buffer
+	if err := Read(context.Background(), path, ReadOptions{Tail: -1}, &out, &errs); err != nil || errs.String() != "two\n" || out.String() != "one\n"+long+"\nthree\nno newline\n" {
+		t.Errorf("split streams: stdout %.40q, stderr %q, %v", out.String(), errs.String(), err)
 	}
 	if got := readAll(t, path, ReadOptions{Tail: 2}); got != "three\nno newline\n" {
 		t.Errorf("tail 2 = %q", got)
@@ -158,7 +162,7 @@ func TestFollow(t *testing.T) {
 				return false
 			}
 		}
-		errc <- Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true, Done: done, PollInterval: 20 * time.Millisecond}, pw)
+		errc <- Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true, Done: done, PollInterval: 20 * time.Millisecond}, pw, nil)
 		pw.Close()
 	}()
 	lines := make(chan string, 10)
@@ -213,13 +217,13 @@ func TestFollowCancelled(t *testing.T) {
 	os.WriteFile(path, nil, 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if err := Read(ctx, path, ReadOptions{Tail: -1, Follow: true}, io.Discard); err != nil {
+	if err := Read(ctx, path, ReadOptions{Tail: -1, Follow: true}, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestReadMissing(t *testing.T) {
-	err := Read(context.Background(), filepath.Join(t.TempDir(), "none.log"), ReadOptions{Tail: -1}, io.Discard)
+	err := Read(context.Background(), filepath.Join(t.TempDir(), "none.log"), ReadOptions{Tail: -1}, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "no log at") {
 		t.Fatalf("Read of a missing file: %v", err)
 	}

@@ -29,9 +29,10 @@ type ReadOptions struct {
 	PollInterval time.Duration
 }
 
-// Read prints the container log at path to w. As with kubectl, stdout and stderr
-// lines are merged into one stream in the order they were written.
-func Read(ctx context.Context, path string, opts ReadOptions, w io.Writer) error {
+// Read prints the container log at path: lines the container wrote to stdout go to
+// stdout, lines it wrote to stderr go to stderr. A nil stderr merges both into
+// stdout in the order they were written, which is what kubectl shows.
+func Read(ctx context.Context, path string, opts ReadOptions, stdout, stderr io.Writer) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no log at %s (the container has not started yet, or has no previous run): %w", path, errdefs.ErrNotFound)
@@ -41,10 +42,14 @@ func Read(ctx context.Context, path string, opts ReadOptions, w io.Writer) error
 	}
 	defer func() { f.Close() }()
 
-	p := &printer{w: bufio.NewWriter(w), opts: opts}
+	p := &printer{stdout: bufio.NewWriter(stdout), opts: opts}
+	p.stderr = p.stdout
+	if stderr != nil {
+		p.stderr = bufio.NewWriter(stderr)
+	}
 	rd := &recordReader{r: f}
 	if opts.Tail >= 0 {
-		var last [][]byte
+		var last []line
 		for {
 			rec, ok := rd.next()
 			if !ok {
@@ -108,6 +113,7 @@ func replaced(f *os.File, path string) bool {
 // record is one parsed line of a CRI log file.
 type record struct {
 	time    []byte
+	stderr  bool
 	partial bool
 	text    []byte
 }
@@ -152,53 +158,60 @@ func parseRecord(line []byte) (record, bool) {
 	if len(fields) < 4 || (string(fields[2]) != "F" && string(fields[2]) != "P") {
 		return record{text: line}, true
 	}
-	return record{time: fields[0], partial: string(fields[2]) == "P", text: fields[3]}, true
+	return record{time: fields[0], stderr: string(fields[1]) == "stderr", partial: string(fields[2]) == "P", text: fields[3]}, true
+}
+
+// line is one log line, its partial records joined.
+type line struct {
+	stamp  string // of its first record
+	stderr bool
+	text   []byte
 }
 
 // printer joins partial records into lines and prints them.
 type printer struct {
-	w       *bufio.Writer
-	opts    ReadOptions
-	pending []byte // text of partial records so far
-	stamp   []byte // time of the first record of the pending line
+	stdout, stderr *bufio.Writer
+	opts           ReadOptions
+	pending        *line // the line being assembled from partial records
 }
 
-// join adds rec to the line being assembled and returns the finished line, if any,
-// as "TIME TEXT".
-func (p *printer) join(rec record) ([]byte, bool) {
+// join adds rec to the line being assembled and returns the line once complete.
+func (p *printer) join(rec record) (line, bool) {
 	if p.pending == nil {
-		p.stamp = append(p.stamp[:0], rec.time...)
+		p.pending = &line{stamp: string(rec.time), stderr: rec.stderr}
 	}
-	p.pending = append(p.pending, rec.text...)
+	p.pending.text = append(p.pending.text, rec.text...)
 	if rec.partial {
-		return nil, false
+		return line{}, false
 	}
-	line := make([]byte, 0, len(p.stamp)+1+len(p.pending))
-	line = append(append(append(line, p.stamp...), ' '), p.pending...)
+	l := *p.pending
 	p.pending = nil
-	return line, true
+	return l, true
 }
 
-func (p *printer) keep(line []byte) bool {
+func (p *printer) keep(l line) bool {
 	if p.opts.Since.IsZero() {
 		return true
 	}
-	stamp, _, _ := bytes.Cut(line, []byte{' '})
-	t, err := time.Parse(time.RFC3339Nano, string(stamp))
+	t, err := time.Parse(time.RFC3339Nano, l.stamp)
 	return err != nil || !t.Before(p.opts.Since)
 }
 
-func (p *printer) print(line []byte) {
-	stamp, text, _ := bytes.Cut(line, []byte{' '})
-	if p.opts.Timestamps {
-		if t, err := time.Parse(time.RFC3339Nano, string(stamp)); err == nil {
-			stamp = t.UTC().AppendFormat(nil, time.RFC3339Nano)
-		}
-		p.w.Write(stamp)
-		p.w.WriteByte(' ')
+func (p *printer) print(l line) {
+	w := p.stdout
+	if l.stderr {
+		w = p.stderr
 	}
-	p.w.Write(text)
-	p.w.WriteByte('\n')
+	if p.opts.Timestamps {
+		stamp := l.stamp
+		if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
+			stamp = t.UTC().Format(time.RFC3339Nano)
+		}
+		w.WriteString(stamp)
+		w.WriteByte(' ')
+	}
+	w.Write(l.text)
+	w.WriteByte('\n')
 }
 
 // drain prints every complete record available now and flushes.
@@ -208,9 +221,9 @@ func (p *printer) drain(rd *recordReader) error {
 		if !ok {
 			break
 		}
-		if line, ok := p.join(rec); ok && p.keep(line) {
-			p.print(line)
+		if l, ok := p.join(rec); ok && p.keep(l) {
+			p.print(l)
 		}
 	}
-	return p.w.Flush()
+	return errors.Join(p.stdout.Flush(), p.stderr.Flush())
 }
