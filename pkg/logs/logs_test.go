@@ -154,15 +154,15 @@ func TestFollow(t *testing.T) {
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		done := func() bool {
+		running := func() bool {
 			select {
 			case <-exited:
-				return true
-			default:
 				return false
+			default:
+				return true
 			}
 		}
-		errc <- Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true, Done: done, PollInterval: 20 * time.Millisecond}, pw, nil)
+		errc <- Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true, Running: running, PollInterval: 20 * time.Millisecond}, pw, nil)
 		pw.Close()
 	}()
 	lines := make(chan string, 10)

@@ -22,9 +22,9 @@ type ReadOptions struct {
 	Timestamps bool
 	// Since drops lines older than this; zero keeps all.
 	Since time.Time
-	// Done, when set, ends Follow once it returns true (the container exited) and
-	// what was written up to then has been printed.
-	Done func() bool
+	// Running, when set, ends Follow once it returns false (the container exited)
+	// and what was written up to then has been printed.
+	Running func() bool
 	// PollInterval is how often Follow looks for new lines; zero means 250ms.
 	PollInterval time.Duration
 }
@@ -78,7 +78,7 @@ func Read(ctx context.Context, path string, opts ReadOptions, stdout, stderr io.
 	defer ticker.Stop()
 	for {
 		// Check before draining so lines written before the exit are all printed.
-		finished := opts.Done != nil && opts.Done()
+		finished := opts.Running != nil && !opts.Running()
 		if err := p.drain(rd); err != nil {
 			return err
 		}
