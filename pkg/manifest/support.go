@@ -52,7 +52,7 @@ const otherVolumes = "kplay supports only hostPath, emptyDir, configMap, secret 
 var (
 	objectMetaRules = ruleSet{"metadata (every kind)", reflect.TypeOf(metav1.ObjectMeta{}), []fieldRule{
 		{"name", supported, "required: kplay needs a stable name, so generateName alone is rejected", nil},
-		{"generateName", rejected, "kplay names pods itself; set metadata.name", nil},
+		{"generateName", rejected, "kplay needs a fixed name; set metadata.name", nil},
 		{"namespace", supported, "defaults to `default`; objects refer to each other within a namespace", nil},
 		{"labels", supported, "", nil},
 		{"annotations", supported, "", nil},

@@ -1,0 +1,64 @@
+package manifest
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/containerd/errdefs"
+)
+
+// TestValidateFixtures validates every fixture in testdata/invalid on its own and
+// compares the errors and warnings with the ones the fixture declares.
+func TestValidateFixtures(t *testing.T) {
+	t.Chdir("../../testdata/invalid")
+	files, _ := filepath.Glob("*.yaml")
+	if len(files) < 15 {
+		t.Fatalf("found only %d fixtures", len(files))
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			wantErrs, wantWarnings := expectations(t, f)
+			objs, warnings, err := Load([]string{f}, nil)
+			if err != nil || len(warnings) > 0 {
+				t.Fatalf("loading: %v %q", err, warnings)
+			}
+			warnings, err = Validate(objs)
+			if got := errorLines(err); !reflect.DeepEqual(got, wantErrs) {
+				t.Errorf("errors:\ngot  %q\nwant %q", got, wantErrs)
+				for _, l := range got {
+					t.Logf("# error: %s", l)
+				}
+			}
+			if !reflect.DeepEqual(warnings, wantWarnings) {
+				t.Errorf("warnings:\ngot  %q\nwant %q", warnings, wantWarnings)
+				for _, l := range warnings {
+					t.Logf("# warning: %s", l)
+				}
+			}
+			if err != nil && !errdefs.IsInvalidArgument(err) {
+				t.Errorf("error does not wrap ErrInvalidArgument, so the CLI would not exit 2: %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateExamples(t *testing.T) {
+	for _, f := range []string{"pod.yaml", "deploy.yaml", "configmap-pod.yaml"} {
+		objs, _, err := Load([]string{"../../testdata/examples/" + f}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		warnings, err := Validate(objs)
+		if err != nil || len(warnings) > 0 {
+			t.Errorf("%s: err %v, warnings %q", f, err, warnings)
+		}
+	}
+	// pod.yaml and configmap-pod.yaml both define Pod "apache".
+	objs, _, _ := Load([]string{"../../testdata/examples"}, nil)
+	_, err := Validate(objs)
+	want := `../../testdata/examples/pod.yaml: document 1: Pod "apache" in namespace "default" is already defined in ../../testdata/examples/configmap-pod.yaml: document 2`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
