@@ -189,7 +189,7 @@ func findLibrary(name string, dirs []string) (string, error) {
 // makeRootfs creates the rootfs with the mount points the runtime needs, so runc has
 // nothing to create in it and it can be shared read-only by every pod.
 func makeRootfs(rootfs string, files []string) error {
-	for _, dir := range []string{"proc", "dev", "sys", "etc"} {
+	for _, dir := range []string{"proc", "dev", "sys", "etc", "run"} {
 		if err := os.MkdirAll(filepath.Join(rootfs, dir), 0o755); err != nil {
 			return err
 		}
