@@ -550,3 +550,90 @@ spec:
 		t.Errorf("kplay ps lists %d pods after the failed up, want none", len(pods))
 	}
 }
+
+func TestDownByNameAndAll(t *testing.T) {
+	e := newEnv(t)
+	e.Up(e.Manifest(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: busybox
+        command: ["sh", "-c", "` + idle + `"]
+`))
+	e.WaitRunning("web-0")
+	e.WaitRunning("web-1")
+
+	e.MustKplay("down", "web-0")
+	pods := e.Pods()
+	if _, ok := pods["web-0"]; ok {
+		t.Error("down web-0 left web-0")
+	}
+	if _, ok := pods["web-1"]; !ok {
+		t.Error("down web-0 removed web-1 too")
+	}
+	e.MustKplay("down", "--all")
+	if n := len(e.Pods()); n != 0 {
+		t.Errorf("kplay ps lists %d pods after down --all", n)
+	}
+	e.MustKplay("down", "--all")
+}
+
+// A claim's directory outlives down, so the next up sees the data; down --volumes removes it.
+func TestPersistentVolumeClaimSurvivesDown(t *testing.T) {
+	e := newEnv(t)
+	manifest := e.Manifest(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: store
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1Gi
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: db
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "` + idle + `"]
+    volumeMounts:
+    - {name: data, mountPath: /var/lib/db}
+  volumes:
+  - name: data
+    persistentVolumeClaim:
+      claimName: store
+`)
+	e.Up(manifest)
+	e.WaitRunning("db")
+	e.MustExec("db", "sh", "-c", "echo kept > /var/lib/db/row")
+	e.MustKplay("down", "-f", manifest)
+
+	e.Up(manifest)
+	e.WaitRunning("db")
+	if got := e.MustExec("db", "cat", "/var/lib/db/row"); got != "kept\n" {
+		t.Errorf("after down and up the claim holds %q, want kept", got)
+	}
+	e.MustKplay("down", "--volumes", "-f", manifest)
+
+	e.Up(manifest)
+	e.WaitRunning("db")
+	if r := e.Exec("db", "test", "-e", "/var/lib/db/row"); r.Code == 0 {
+		t.Error("down --volumes kept the claim's data")
+	}
+}

@@ -215,7 +215,6 @@ main() {
 		archive "$name"
 		push "$name"
 	done
-	mkdir -p /home/volumes/data
 	cat <<-EOF
 	deps ready:
 	  containerd   $(ctr version 2>/dev/null | awk '/Server:/{s=1} s&&/Version:/{print $2; exit}') on /run/containerd/containerd.sock (log: $CONTAINERD_LOG)
