@@ -3,6 +3,7 @@ package network
 import (
 	"bufio"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -185,4 +186,74 @@ func socketOwner(inode string) (int, string) {
 		}
 	}
 	return 0, ""
+}
+
+// CheckPodPorts fails when one of the pod's hostPorts is already published by
+// another kplay pod (known from the CNI cache, so across kplay processes) or
+// held by a process on the host (CheckHostPorts). The error names the port and
+// the holder and wraps errdefs.ErrAlreadyExists. Two pods of the same `up`
+// that ask for one port are not caught here until the first is set up.
+func (m *Manager) CheckPodPorts(pod Pod) error {
+	attachments, err := m.cni.GetCachedAttachments("")
+	if err != nil {
+		return fmt.Errorf("reading kplay's CNI cache: %w", err)
+	}
+	for _, a := range attachments {
+		if a.ContainerID == pod.ID || a.Network != NetworkName {
+			continue
+		}
+		held := cachedPortMappings(a.CapabilityArgs)
+		for _, p := range pod.Ports {
+			for _, h := range held {
+				if samePort(p, h) {
+					return fmt.Errorf("host port %s is already used by pod %s: %w", portString(p), podName(a.CniArgs, a.ContainerID), errdefs.ErrAlreadyExists)
+				}
+			}
+		}
+	}
+	return CheckHostPorts(pod.Ports)
+}
+
+func cachedPortMappings(capabilityArgs map[string]any) []portMapping {
+	raw, ok := capabilityArgs["portMappings"]
+	if !ok {
+		return nil
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil
+	}
+	var out []portMapping
+	if json.Unmarshal(b, &out) != nil {
+		return nil
+	}
+	return out
+}
+
+func samePort(p plan.HostPort, h portMapping) bool {
+	proto := strings.ToLower(string(p.Protocol))
+	if proto == "" {
+		proto = "tcp"
+	}
+	if p.HostPort != h.HostPort || proto != h.Protocol {
+		return false
+	}
+	return p.HostIP == "" || h.HostIP == "" || p.HostIP == h.HostIP
+}
+
+// podName is "namespace/name" from the CNI arguments kplay passed on ADD.
+func podName(args [][2]string, id string) string {
+	var ns, name string
+	for _, a := range args {
+		switch a[0] {
+		case "K8S_POD_NAMESPACE":
+			ns = a[1]
+		case "K8S_POD_NAME":
+			name = a[1]
+		}
+	}
+	if name == "" {
+		return id
+	}
+	return ns + "/" + name
 }

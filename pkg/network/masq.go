@@ -8,9 +8,10 @@ import (
 )
 
 // removeMasquerade deletes the per-pod NAT chain the bridge plugin made for
-// ipMasq. The bridge plugin (1.1.1) finds the pod's addresses inside its
-// namespace on DEL, so when the namespace is gone it leaves the chain and its
-// POSTROUTING jump behind; kplay removes them by the names the plugin gives them.
+// ipMasq, if it is still there. The bridge plugin (1.1.1) finds the pod's
+// addresses inside its namespace on DEL, so when the namespace or its eth0 is
+// gone it leaves the chain and its POSTROUTING jump behind; kplay removes them
+// by the names the plugin gives them.
 func removeMasquerade(network, id string) error {
 	chain := masqChain(network, id)
 	comment := fmt.Sprintf("name: %q id: %q", network, id)

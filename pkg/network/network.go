@@ -26,7 +26,12 @@ import (
 type Config struct {
 	PluginDirs []string // --cni-path; default /opt/cni/bin, then /usr/lib/cni
 	Subnet     string   // --subnet; default DefaultSubnet
-	RunRoot    string   // --run-root; default /run/kplay
+	// RunRoot is --run-root (default /run/kplay). The network keeps:
+	//   netns/<pod id>          the pinned network namespaces
+	//   network/ipam/kplay/     host-local's reservations, one file per IP holding "<pod id>\r\neth0"
+	//   network/cache/results/  libcni's cache of each ADD (read back on DEL), instead of /var/lib/cni
+	//   network/cni.lock        the lock around every CNI ADD and DEL
+	RunRoot string
 	// Bridge is the host bridge name; default DefaultBridge. Tests use their own
 	// so they never share addresses with a running kplay.
 	Bridge string
@@ -183,7 +188,7 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 			m.del(ctx, m.podNet, pod, nsPath, podIfName),
 			m.del(ctx, m.loopback, pod, nsPath, "lo"),
 		)
-		if err == nil && nsPath == "" {
+		if err == nil {
 			err = removeMasquerade(NetworkName, pod.ID)
 		}
 		return err

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
@@ -573,4 +574,46 @@ func TestSetupOverStalePinReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.assertNoTrace(t, pod.ID, att.IP, nil)
+}
+
+// A hostPort published by one kplay pod is refused to another, naming the
+// first pod; the pod itself, other ports and other protocols are fine.
+func TestCheckPodPortsReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	port := freePort(t, "tcp")
+	first := Pod{ID: "kplay-test-first-" + filepath.Base(n.root), Namespace: "default", Name: "apache",
+		Ports: []plan.HostPort{{HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
+	if _, err := n.Setup(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Teardown(ctx, first)
+
+	second := func(p plan.HostPort) Pod {
+		return Pod{ID: "kplay-test-second-" + filepath.Base(n.root), Namespace: "default", Name: "second", Ports: []plan.HostPort{p}}
+	}
+	tests := []struct {
+		name string
+		pod  Pod
+		want string // "" for no error
+	}{
+		{"same port", second(plan.HostPort{HostPort: port, ContainerPort: 8080, Protocol: corev1.ProtocolTCP}),
+			fmt.Sprintf("host port %d/TCP is already used by pod default/apache", port)},
+		{"same port on one address", second(plan.HostPort{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 8080, Protocol: corev1.ProtocolTCP}),
+			fmt.Sprintf("host port 127.0.0.1:%d/TCP is already used by pod default/apache", port)},
+		{"same port over UDP", second(plan.HostPort{HostPort: port, ContainerPort: 53, Protocol: corev1.ProtocolUDP}), ""},
+		{"other port", second(plan.HostPort{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP}), ""},
+		{"the pod itself", first, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := n.CheckPodPorts(tt.pod)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errdefs.IsAlreadyExists(err)):
+				t.Errorf("err = %v, want %q wrapping ErrAlreadyExists", err, tt.want)
+			}
+		})
+	}
 }
