@@ -19,9 +19,6 @@ func invalidf(format string, args ...any) error {
 	return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, args...))
 }
 
-// errorf adds context to an error and keeps what it wraps.
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
 // objectStore holds the ConfigMaps, Secrets and claims the files declare, by
 // "namespace/name".
 type objectStore struct {
@@ -137,7 +134,11 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 		case nil:
 			return nil, invalidf("%s: no object", o.Where())
 		default:
-			b.warn(fmt.Sprintf("%s: %T is not planned by kplay and is ignored", o.Where(), obj))
+			kind := obj.GetObjectKind().GroupVersionKind().Kind
+			if kind == "" {
+				kind = fmt.Sprintf("%T", obj)
+			}
+			b.warn(fmt.Sprintf("%s: kind %s is not supported by kplay and is ignored", o.Where(), kind))
 		}
 	}
 
@@ -151,7 +152,7 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 		declaredBy[key] = s
 		pp, err := b.pod(s)
 		if err != nil {
-			return nil, errorf("pod %q: %w", key, err)
+			return nil, fmt.Errorf("pod %q: %w", key, err)
 		}
 		p.Pods = append(p.Pods, pp)
 	}
@@ -265,7 +266,7 @@ func (b *builder) pod(s podSeed) (PodPlan, error) {
 			cs := &group.specs[i]
 			steps, err := env.steps(cs)
 			if err != nil {
-				return pp, errorf("container %q: %w", cs.Name, err)
+				return pp, fmt.Errorf("container %q: %w", cs.Name, err)
 			}
 			*group.out = append(*group.out, Container{
 				Name:       cs.Name,

@@ -54,7 +54,8 @@ func specHash(p *PodPlan) (string, error) {
 }
 
 // volumeDataHash covers the files of configMap and secret volumes: when only it
-// changes, the files can be swapped in place without recreating the pod.
+// changes, the files can be swapped in place without recreating the pod. It is
+// empty for a pod without such volumes.
 func volumeDataHash(vols []Volume) (string, error) {
 	type files struct {
 		Volume string
@@ -69,6 +70,9 @@ func volumeDataHash(vols []Volume) (string, error) {
 		case v.Secret != nil:
 			in = append(in, files{v.Name, "secret", v.Secret.Files})
 		}
+	}
+	if len(in) == 0 {
+		return "", nil
 	}
 	return sum(in)
 }

@@ -88,6 +88,12 @@ func TestHash(t *testing.T) {
 	}
 }
 
+func TestVolumeDataHashEmptyWithoutFileVolumes(t *testing.T) {
+	if h := mustBuild(t, podObj("p", ctr("c"))).Pods[0].VolumeDataHash; h != "" {
+		t.Errorf("volume data hash %q for a pod without configMap or secret volumes, want empty", h)
+	}
+}
+
 func TestHashOfHostPath(t *testing.T) {
 	pod := func(path string) *corev1.Pod {
 		return podWithVolume(corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path}})

@@ -59,7 +59,7 @@ func checkHostPorts(pods []PodPlan) error {
 					port = hp.HostIP + ":" + key
 				}
 				if c.pod == p.String() {
-					return invalidf("pod %s: containers %q and %q both use hostPort %s", c.pod, c.port.Container, hp.Container, port)
+					return invalidf("pod %q: containers %q and %q both use hostPort %s", c.pod, c.port.Container, hp.Container, port)
 				}
 				return invalidf("pods %s and %s both use hostPort %s", c.pod, p.String(), port)
 			}

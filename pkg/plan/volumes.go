@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -18,7 +19,7 @@ func (b *builder) volumes(spec *corev1.PodSpec, ns, dir string) ([]Volume, error
 	for i := range spec.Volumes {
 		v, err := b.volume(&spec.Volumes[i], ns, dir)
 		if err != nil {
-			return nil, errorf("volume %q: %w", spec.Volumes[i].Name, err)
+			return nil, fmt.Errorf("volume %q: %w", spec.Volumes[i].Name, err)
 		}
 		out = append(out, v)
 	}

@@ -282,7 +282,11 @@ func TestHostPorts(t *testing.T) {
 			`pods default/a and default/b both use hostPort 8080/TCP`},
 		{"hostNetwork container port", []runtime.Object{hostNet, withPorts("b", corev1.ContainerPort{ContainerPort: 80, HostPort: 9090})},
 			`pods default/hn and default/b both use hostPort 9090/TCP`},
-		{"same namespace/name only", []runtime.Object{
+		{"two containers of one pod", []runtime.Object{podObj("two",
+			corev1.Container{Name: "a", Image: "nginx", Ports: []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}},
+			corev1.Container{Name: "b", Image: "nginx", Ports: []corev1.ContainerPort{{ContainerPort: 81, HostPort: 8080}}})},
+			`pod "default/two": containers "a" and "b" both use hostPort 8080/TCP`},
+		{"only one hostPort", []runtime.Object{
 			withPorts("a", corev1.ContainerPort{ContainerPort: 80, HostPort: 8080}),
 			withPorts("b", corev1.ContainerPort{ContainerPort: 80})}, ""},
 	}
