@@ -103,7 +103,7 @@ func Ensure(ctx context.Context, c *client.Client, reqs []Request, opts Options)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.image, p.err = ensure(ctx, c, p.name, p.policy, resolver, progress)
+			p.image, p.err = ensure(ctx, c, p.refs[0], p.name, p.policy, resolver, progress)
 		}()
 	}
 	wg.Wait()
@@ -134,19 +134,20 @@ func stronger(a, b PullPolicy) PullPolicy {
 	return a
 }
 
-func ensure(ctx context.Context, c *client.Client, name string, policy PullPolicy, resolver resolverFunc, progress *progress) (client.Image, error) {
+// ensure makes one image available. Errors name it by ref, as the user wrote it.
+func ensure(ctx context.Context, c *client.Client, ref, name string, policy PullPolicy, resolver resolverFunc, progress *progress) (client.Image, error) {
 	if policy != PullAlways {
 		img, err := c.GetImage(ctx, name)
 		switch {
 		case err == nil:
 			if err := unpack(ctx, img); err != nil {
-				return nil, fmt.Errorf("unpacking image %q: %w", name, err)
+				return nil, fmt.Errorf("unpacking image %q: %w", ref, err)
 			}
 			return img, nil
 		case !errdefs.IsNotFound(err):
-			return nil, fmt.Errorf("looking up image %q: %w", name, err)
+			return nil, fmt.Errorf("looking up image %q: %w", ref, err)
 		case policy == PullNever:
-			return nil, fmt.Errorf("image %q is not present with pull policy of Never: %w", name, errdefs.ErrNotFound)
+			return nil, fmt.Errorf("image %q is not present with pull policy of Never: %w", ref, errdefs.ErrNotFound)
 		}
 	}
 	start := time.Now()
@@ -159,7 +160,7 @@ func ensure(ctx context.Context, c *client.Client, name string, policy PullPolic
 	)
 	if err != nil {
 		track.fail()
-		return nil, fmt.Errorf("pulling image %q: %w", name, err)
+		return nil, fmt.Errorf("pulling image %q: %w", ref, err)
 	}
 	size, _ := img.Size(ctx)
 	track.done(size, time.Since(start))

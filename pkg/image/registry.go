@@ -23,13 +23,17 @@ type resolverFunc func() remotes.Resolver
 // (credsStore, credHelpers) are not supported.
 func newResolver(ctx context.Context, hostsDir string) resolverFunc {
 	auths := dockerAuths()
-	hosts := config.ConfigureHosts(ctx, config.HostOptions{
-		HostDir: config.HostDirFromRoot(hostsDir),
+	opts := config.HostOptions{
 		Credentials: func(host string) (string, string, error) {
 			a := auths.lookup(host)
 			return a.user, a.secret, nil
 		},
-	})
+	}
+	// An empty root would look for registry directories relative to the working directory.
+	if hostsDir != "" {
+		opts.HostDir = config.HostDirFromRoot(hostsDir)
+	}
+	hosts := config.ConfigureHosts(ctx, opts)
 	return func() remotes.Resolver {
 		return docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
 	}

@@ -71,15 +71,17 @@ func RunDriver(path string) int {
 	stdout := os.NewFile(stdoutFD, "stdout")
 	stderr := os.NewFile(stderrFD, "stderr")
 	ready := os.NewFile(readyFD, "ready")
-	f, err := openLog(path)
-	// Ready even on failure: the shim then sees the pipes close instead of hanging.
-	ready.Close()
-	if err != nil {
-		return 1
+	var out io.Writer = io.Discard
+	f, openErr := openLog(path)
+	if openErr == nil {
+		defer f.Close()
+		out = f
 	}
-	defer f.Close()
+	// Without a file the output is still read and dropped: a closed pipe would kill
+	// the container with SIGPIPE on its next write.
+	ready.Close()
 
-	w := &recordWriter{w: f}
+	w := &recordWriter{w: out}
 	var wg sync.WaitGroup
 	for _, p := range []struct {
 		r      io.Reader
@@ -106,7 +108,7 @@ func RunDriver(path string) int {
 		case <-time.After(2 * time.Second):
 		}
 	}
-	if w.err != nil {
+	if openErr != nil || w.err != nil {
 		return 1
 	}
 	return 0

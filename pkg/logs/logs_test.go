@@ -241,3 +241,17 @@ func TestLogURI(t *testing.T) {
 		t.Fatal("relative binary accepted")
 	}
 }
+
+// A driver that cannot write its file still drains the pipes, so the container is
+// not killed by SIGPIPE, and reports the failure in its exit code.
+func TestDriverUnwritableFile(t *testing.T) {
+	d := startDriver(t, "/dev/null/c.log")
+	if _, err := io.WriteString(d.stdout, "still accepted\n"); err != nil {
+		t.Fatalf("write to the container's stdout: %v", err)
+	}
+	d.stdout.Close()
+	d.stderr.Close()
+	if err := d.cmd.Wait(); err == nil {
+		t.Fatal("driver exited 0 without a log file")
+	}
+}
