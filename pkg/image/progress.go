@@ -45,7 +45,6 @@ type tracker struct {
 	mu    sync.Mutex
 	descs map[string]int64 // digest -> size of the blobs seen so far
 	state string           // "" while pulling, then the final words
-	bytes int64
 }
 
 func (p *progress) start(name string) *tracker {
