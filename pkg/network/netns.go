@@ -21,19 +21,31 @@ func createNetNS(path string) error {
 
 	errc := make(chan error, 1)
 	go func() {
-		// The thread is never unlocked: it ends up in the new namespace, and a
-		// locked thread whose goroutine exits is destroyed rather than reused.
 		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			// The thread may be half-changed: leave it locked so it is destroyed.
 			errc <- fmt.Errorf("unshare: %w", err)
 			return
 		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("bind-mounting %s on %s: %w", src, path, err)
-			return
+		err = unix.Mount(src, path, "", unix.MS_BIND, "")
+		if err != nil {
+			err = fmt.Errorf("bind-mounting %s on %s: %w", src, path, err)
 		}
-		errc <- nil
+		// Back to the original namespace, so this thread neither keeps the
+		// pod's namespace alive nor runs other goroutines in it. If that
+		// fails the thread stays locked, and Go destroys it with the goroutine.
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	if err := <-errc; err != nil {
 		os.Remove(path)
