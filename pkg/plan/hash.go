@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 )
 
@@ -95,8 +94,6 @@ func uidFor(namespace, name, hash string) string {
 	x := hex.EncodeToString(h[:16])
 	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
-
-func typesUID(uid string) types.UID { return types.UID(uid) }
 
 // templateHash is the pod-template-hash label value: a 32-bit FNV-1a hash of the
 // template, encoded with the alphabet Kubernetes uses for it. Kubernetes hashes
