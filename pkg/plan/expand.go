@@ -119,7 +119,8 @@ func expandAll(list []string, lookup func(string) (string, bool)) []string {
 	return out
 }
 
-// Resolve expands the container's env, command, args and subPathExpr with the pod IP known.
+// Resolve expands the container's env, command, args and subPathExpr with the pod IP known
+// (for a hostNetwork pod, the host's IP, as the kubelet reports it).
 // Env is in the order variables were first assigned (envFrom keys, then env
 // entries), each with its last value. Command and args are expanded against the
 // whole final environment, as the kubelet does; merging them with the image's

@@ -38,7 +38,7 @@ type PodPlan struct {
 	// VolumeDataHash covers the files of configMap and secret volumes, which
 	// Hash leaves out: when only it changes, the files can be updated in place.
 	VolumeDataHash string
-	Hostname       string // spec.hostname, or the pod name truncated to 63 characters
+	Hostname       string // spec.hostname, or the pod name truncated to 63 characters; the node name with hostNetwork
 
 	// Spec is the pod spec with Kubernetes defaults applied (restartPolicy,
 	// terminationGracePeriodSeconds, dnsPolicy, imagePullPolicy, protocols...).
@@ -48,7 +48,10 @@ type PodPlan struct {
 	InitContainers []Container
 	Containers     []Container
 	Volumes        []Volume
-	HostPorts      []HostPort
+	// HostPorts are the ports published on the host. For a hostNetwork pod
+	// they are every containerPort (hostPort equals containerPort there): they
+	// claim the host's ports for conflict checks but need no port mapping.
+	HostPorts []HostPort
 }
 
 // Container is one container with its environment resolved.
