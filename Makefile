@@ -14,7 +14,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kplay
 
-test: test-unit e2e
+test: deps test-unit e2e
 
 test-unit:
 	$(GO) test -count=1 ./cmd/... ./pkg/...

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/manifest"
+	"github.com/kplay-dev/kplay/pkg/runtime"
+)
+
+type downOptions struct {
+	Files     []string
+	All       bool
+	Timeout   string
+	Volumes   bool
+	Namespace string
+}
+
+func newDownCommand(g *globalOptions) *cobra.Command {
+	o := &downOptions{}
+	cmd := &cobra.Command{
+		Use:   "down (-f FILE... | NAME... | --all)",
+		Short: "Stop and remove pods",
+		Long: `Stop and remove pods: those the files define (-f), the pods named, or all of them.
+Each container gets its stop signal, then terminationGracePeriodSeconds (or --timeout)
+before SIGKILL. PersistentVolumeClaim data stays unless --volumes.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sel, err := o.selector(cmd, args)
+			if err != nil {
+				return err
+			}
+			var down runtime.DownOptions
+			down.Volumes = o.Volumes
+			if o.Timeout != "" {
+				d, err := parseDuration(o.Timeout)
+				if err != nil {
+					return err
+				}
+				down.Timeout = &d
+			}
+			ctx := cmd.Context()
+			rt, err := connect(ctx, g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			results, err := rt.Down(ctx, sel, down)
+			if err != nil {
+				return err
+			}
+			return printResults(cmd.OutOrStdout(), results)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Files, "filename", "f", nil, "remove the pods these files define; may repeat")
+	f.BoolVar(&o.All, "all", false, "remove every kplay pod")
+	f.StringVar(&o.Timeout, "timeout", "", "grace period before SIGKILL, overriding terminationGracePeriodSeconds (e.g. 10s)")
+	f.BoolVar(&o.Volumes, "volumes", false, "also delete the data of the PersistentVolumeClaims the pods used")
+	f.StringVarP(&o.Namespace, "namespace", "n", "default", "namespace of the pods named as arguments")
+	return cmd
+}
+
+func (o *downOptions) selector(cmd *cobra.Command, args []string) (runtime.Selector, error) {
+	ways := 0
+	for _, set := range []bool{o.All, len(o.Files) > 0, len(args) > 0} {
+		if set {
+			ways++
+		}
+	}
+	if ways != 1 {
+		return runtime.Selector{}, usageError{fmt.Errorf("down takes exactly one of -f FILE, pod names or --all")}
+	}
+	sel := runtime.Selector{All: o.All}
+	for _, a := range args {
+		sel.Names = append(sel.Names, o.Namespace+"/"+a)
+	}
+	if len(o.Files) > 0 {
+		objs, warnings, err := manifest.Load(o.Files, cmd.InOrStdin())
+		for _, w := range warnings {
+			fmt.Fprintln(cmd.ErrOrStderr(), "Warning:", w)
+		}
+		if err != nil {
+			return sel, err
+		}
+		for _, obj := range objs {
+			switch v := obj.Object.(type) {
+			case *corev1.Pod:
+				sel.Owners = append(sel.Owners, ownerKey(v.Namespace, "Pod", v.Name))
+			case *appsv1.Deployment:
+				sel.Owners = append(sel.Owners, ownerKey(v.Namespace, "Deployment", v.Name))
+			}
+		}
+	}
+	return sel, nil
+}
+
+func ownerKey(ns, kind, name string) string {
+	if ns == "" {
+		ns = "default"
+	}
+	return ns + "/" + kind + "/" + name
+}

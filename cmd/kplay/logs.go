@@ -1,0 +1,56 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/kplay-dev/kplay/pkg/logs"
+)
+
+type logsOptions struct {
+	Container  string
+	Namespace  string
+	Follow     bool
+	Tail       int
+	Timestamps bool
+	Previous   bool
+}
+
+func newLogsCommand(g *globalOptions) *cobra.Command {
+	o := &logsOptions{}
+	cmd := &cobra.Command{
+		Use:   "logs POD [-c CONTAINER]",
+		Short: "Print a container's logs",
+		Long:  "Print a container's logs. With one container in the pod, -c is optional, as with kubectl.",
+		Args:  argsUsage(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			rt, err := connect(ctx, g, nil)
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			lf, err := rt.Log(ctx, o.Namespace, args[0], o.Container)
+			if err != nil {
+				return err
+			}
+			path := lf.Path
+			if o.Previous {
+				path = logs.Previous(path)
+			}
+			return logs.Read(ctx, path, logs.ReadOptions{
+				Follow:     o.Follow && !o.Previous,
+				Tail:       o.Tail,
+				Timestamps: o.Timestamps,
+				Running:    lf.Running,
+			}, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Container, "container", "c", "", "container name (optional with one container)")
+	f.StringVarP(&o.Namespace, "namespace", "n", "default", "the pod's namespace")
+	f.BoolVarP(&o.Follow, "follow", "f", false, "keep printing new lines until the container exits")
+	f.IntVar(&o.Tail, "tail", -1, "print only the last N lines (-1: all)")
+	f.BoolVar(&o.Timestamps, "timestamps", false, "prefix each line with its RFC 3339 timestamp")
+	f.BoolVarP(&o.Previous, "previous", "p", false, "print the logs of the previous instance after a restart")
+	return cmd
+}

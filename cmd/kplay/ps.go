@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/kplay-dev/kplay/pkg/labels"
+)
+
+func newPsCommand(g *globalOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "ps [-o wide|json|yaml]",
+		Short: "List pods, like kubectl get pods",
+		Args:  argsUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch output {
+			case "", "wide", "json", "yaml":
+			default:
+				return usageError{fmt.Errorf("unknown output format %q: use wide, json or yaml", output)}
+			}
+			ctx := cmd.Context()
+			rt, err := connect(ctx, g, nil)
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			pods, err := rt.List(ctx)
+			if err != nil {
+				return err
+			}
+			if output == "json" || output == "yaml" {
+				list := &corev1.PodList{Items: pods}
+				list.APIVersion, list.Kind = "v1", "List"
+				return printObject(cmd.OutOrStdout(), output, list)
+			}
+			return printPods(cmd.OutOrStdout(), pods, output == "wide", time.Now())
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, json or yaml")
+	return cmd
+}
+
+func printPods(out io.Writer, pods []corev1.Pod, wide bool, now time.Time) error {
+	w := tabwriter.NewWriter(out, 3, 0, 3, ' ', 0)
+	header := "NAMESPACE\tNAME\tREADY\tSTATUS\tRESTARTS\tAGE\tIP\tPORTS"
+	if wide {
+		header += "\tOWNER\tSOURCE"
+	}
+	fmt.Fprintln(w, header)
+	for _, p := range pods {
+		ready, restarts := 0, int32(0)
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.Ready {
+				ready++
+			}
+			restarts += cs.RestartCount
+		}
+		ip := p.Status.PodIP
+		if ip == "" {
+			ip = "<none>"
+		}
+		line := fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\t%s", p.Namespace, p.Name, ready, len(p.Spec.Containers),
+			podStatus(&p), restarts, duration.HumanDuration(now.Sub(p.CreationTimestamp.Time)), ip, portsColumn(p.Annotations[labels.Ports]))
+		if wide {
+			line += fmt.Sprintf("\t%s\t%s", p.Annotations[labels.Owner], p.Annotations[labels.Source])
+		}
+		fmt.Fprintln(w, line)
+	}
+	return w.Flush()
+}
+
+// podStatus is the STATUS column in kubectl's words.
+func podStatus(p *corev1.Pod) string {
+	reason := string(p.Status.Phase)
+	for i, cs := range p.Status.InitContainerStatuses {
+		switch {
+		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0:
+			return "Init:Error"
+		case cs.State.Waiting != nil:
+			return "Init:" + cs.State.Waiting.Reason
+		case cs.State.Terminated == nil:
+			return fmt.Sprintf("Init:%d/%d", i, len(p.Spec.InitContainers))
+		}
+	}
+	running := false
+	for i := len(p.Status.ContainerStatuses) - 1; i >= 0; i-- {
+		cs := p.Status.ContainerStatuses[i]
+		switch {
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
+			reason = cs.State.Waiting.Reason
+		case cs.State.Terminated != nil && cs.State.Terminated.Reason != "":
+			reason = cs.State.Terminated.Reason
+		case cs.State.Running != nil && cs.Ready:
+			running = true
+		}
+	}
+	if reason == "Completed" && running {
+		reason = "Running"
+	}
+	return reason
+}
+
+// portsColumn shows published ports like docker ps: 127.0.0.1:8080->80/tcp.
+func portsColumn(label string) string {
+	if label == "" {
+		return ""
+	}
+	var out []string
+	for _, part := range strings.Split(label, ",") {
+		f := strings.SplitN(part, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		host := f[1]
+		if f[0] != "" {
+			host = f[0] + ":" + f[1]
+		}
+		out = append(out, host+"->"+f[2])
+	}
+	return strings.Join(out, ",")
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/log"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/term"
+
+	"github.com/kplay-dev/kplay/pkg/network"
+	"github.com/kplay-dev/kplay/pkg/node"
+	"github.com/kplay-dev/kplay/pkg/runtime"
+)
+
+// connect opens the runtime with the global flags.
+func connect(ctx context.Context, g *globalOptions, progress io.Writer) (*runtime.Runtime, error) {
+	if g.Debug {
+		log.L.Logger.SetLevel(logrus.DebugLevel)
+	} else {
+		log.L.Logger.SetLevel(logrus.WarnLevel)
+	}
+	tty := false
+	if f, ok := progress.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	return runtime.New(ctx, runtime.Config{
+		Address:    g.Address,
+		Namespace:  g.Namespace,
+		RunRoot:    g.RunRoot,
+		DataRoot:   g.DataRoot,
+		HostsDir:   g.HostsDir,
+		InfraImage: g.InfraImage,
+		HostIP:     node.HostIP(),
+		Network: network.Config{
+			PluginDirs: g.CNIPath,
+			Subnet:     g.Subnet,
+			RunRoot:    g.RunRoot,
+		},
+		Progress: progress,
+		TTY:      tty,
+		Warn:     func(s string) { fmt.Fprintln(os.Stderr, "Warning:", s) },
+	})
+}
+
+// parseDuration reads a kubectl-style duration; a bare number means seconds.
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, usageError{fmt.Errorf("invalid duration %q: use e.g. 30s, 2m or a number of seconds", s)}
+	}
+	return d, nil
+}
+
+// printResults writes one line per pod and returns the first error.
+func printResults(w io.Writer, results []runtime.PodResult) error {
+	var errs []string
+	for _, r := range results {
+		fmt.Fprintf(w, "pod/%s %s\n", podName(r.Namespace, r.Name), r.Action)
+		if r.Err != nil {
+			errs = append(errs, r.Err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// podName shows a pod as kubectl does: no namespace for "default".
+func podName(ns, name string) string {
+	if ns == "default" || ns == "" {
+		return name
+	}
+	return ns + "/" + name
+}

@@ -1,0 +1,373 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
+	"github.com/gofrs/flock"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/logs"
+	"github.com/kplay-dev/kplay/pkg/network"
+	"github.com/kplay-dev/kplay/pkg/plan"
+)
+
+// podLabels are the labels every container of a pod carries.
+func podLabels(pp *plan.PodPlan) map[string]string {
+	return map[string]string{
+		labels.PodNamespace:  pp.Namespace,
+		labels.PodName:       pp.Name,
+		labels.PodUID:        pp.UID,
+		labels.Owner:         pp.Owner.String(),
+		labels.Source:        pp.Source,
+		labels.SpecHash:      pp.Hash,
+		labels.RestartPolicy: string(pp.Spec.RestartPolicy),
+		labels.GracePeriod:   strconv.FormatInt(gracePeriod(pp), 10),
+	}
+}
+
+func gracePeriod(pp *plan.PodPlan) int64 {
+	if g := pp.Spec.TerminationGracePeriodSeconds; g != nil {
+		return *g
+	}
+	return 30
+}
+
+func withLabels(base map[string]string, kv ...string) map[string]string {
+	out := make(map[string]string, len(base)+len(kv)/2)
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// portsLabel is a pod's published ports as kept on its infra container: "hostIP:hostPort:containerPort/proto,...".
+func portsLabel(ports []plan.HostPort) string {
+	var parts []string
+	for _, p := range ports {
+		parts = append(parts, fmt.Sprintf("%s:%d:%d/%s", p.HostIP, p.HostPort, p.ContainerPort, strings.ToLower(string(p.Protocol))))
+	}
+	return strings.Join(parts, ",")
+}
+
+// parsePorts reads portsLabel back.
+func parsePorts(s string) []plan.HostPort {
+	var out []plan.HostPort
+	for _, part := range strings.Split(s, ",") {
+		hp, proto, ok := strings.Cut(part, "/")
+		if !ok {
+			continue
+		}
+		f := strings.Split(hp, ":")
+		if len(f) != 3 {
+			continue
+		}
+		h, _ := strconv.Atoi(f[1])
+		c, _ := strconv.Atoi(f[2])
+		out = append(out, plan.HostPort{HostIP: f[0], HostPort: int32(h), ContainerPort: int32(c), Protocol: corev1.Protocol(strings.ToUpper(proto))})
+	}
+	return out
+}
+
+// portsClash reports whether two published ports cannot both be bound.
+func portsClash(a, b plan.HostPort) bool {
+	return a.HostPort == b.HostPort && a.Protocol == b.Protocol &&
+		(a.HostIP == "" || b.HostIP == "" || a.HostIP == b.HostIP)
+}
+
+func (r *Runtime) lock(name string) (*flock.Flock, error) {
+	dir := filepath.Join(r.cfg.RunRoot, "locks")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	l := flock.New(filepath.Join(dir, name+".lock"))
+	if err := l.Lock(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// reserve checks that no other kplay pod holds the pod's name or host ports, creates
+// the infra container record and attaches the pod to the network, all under the
+// ports lock: the record is the reservation another `up` sees, and Reclaim (run under
+// the same lock) never takes a network that is being built.
+func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls map[string]string, img client.Image) (client.Container, string, error) {
+	l, err := r.lock("ports")
+	if err != nil {
+		return nil, "", err
+	}
+	defer l.Unlock()
+	pods, err := r.pods(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if other, ok := pods[pp.Namespace+"/"+pp.Name]; ok && other.Infra != nil {
+		return nil, "", fmt.Errorf("pod %s already exists (created by another kplay at the same time?)", other.key())
+	}
+	for _, want := range pp.HostPorts {
+		for _, other := range sortedPods(pods) {
+			for _, held := range parsePorts(other.label(labels.Ports)) {
+				if portsClash(want, held) {
+					return nil, "", fmt.Errorf("%w: hostPort %d/%s is already used by pod %s", errdefs.ErrAlreadyExists, want.HostPort, want.Protocol, other.key())
+				}
+			}
+		}
+	}
+	if pp.Spec.HostNetwork {
+		ctr, err := r.newInfra(ctx, pp, id, "", lbls, img)
+		return ctr, r.cfg.HostIP, err
+	}
+	nm, err := r.network()
+	if err != nil {
+		return nil, "", err
+	}
+	ctr, err := r.newInfra(ctx, pp, id, nm.NetNSPath(id), lbls, img)
+	if err != nil {
+		return nil, "", err
+	}
+	att, err := nm.Setup(ctx, network.Pod{ID: id, Namespace: pp.Namespace, Name: pp.Name, Ports: pp.HostPorts})
+	if err != nil {
+		return ctr, "", fmt.Errorf("setting up the network: %w", err)
+	}
+	if _, err := ctr.SetLabels(ctx, map[string]string{labels.PodIP: att.IP}); err != nil {
+		return ctr, "", err
+	}
+	return ctr, att.IP, nil
+}
+
+// reclaim releases the network of pods a killed kplay left half-made: addresses,
+// rules and netns pins whose infra container no longer exists.
+func (r *Runtime) reclaim(ctx context.Context) error {
+	nm, err := r.network()
+	if err != nil {
+		return err
+	}
+	l, err := r.lock("ports")
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	pods, err := r.pods(ctx)
+	if err != nil {
+		return err
+	}
+	ids := map[string]bool{}
+	for _, p := range pods {
+		if p.Infra != nil {
+			ids[p.ID] = true
+		}
+	}
+	return nm.Reclaim(ctx, func(id string) bool { return ids[id] })
+}
+
+// images are the pulled images of one up, by reference as written.
+type images map[string]client.Image
+
+// createPod creates and starts one pod. On error the caller removes what was created.
+func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) error {
+	id := podID(pp.Namespace, pp.Name)
+	hostNetwork := pp.Spec.HostNetwork
+	base := podLabels(pp)
+	infraLabels := withLabels(base,
+		labels.Role, labels.RoleInfra,
+		labels.Created, time.Now().UTC().Format(time.RFC3339),
+		labels.Ports, portsLabel(pp.HostPorts),
+		labels.HostNetwork, strconv.FormatBool(hostNetwork),
+		labels.Claims, claimsLabel(pp),
+	)
+	volPaths, err := r.vol.Prepare(pp)
+	if err != nil {
+		return fmt.Errorf("preparing volumes: %w", err)
+	}
+	var infraImg client.Image
+	if r.cfg.InfraImage != "" {
+		infraImg = imgs[r.cfg.InfraImage]
+	}
+	infra, podIP, err := r.reserve(ctx, pp, id, infraLabels, infraImg)
+	if err != nil {
+		return err
+	}
+	netns := ""
+	if !hostNetwork {
+		netns = r.net.NetNSPath(id)
+	}
+	if err := r.writeEtc(pp, podIP); err != nil {
+		return err
+	}
+	ns, err := r.startInfra(ctx, pp, infra, netns)
+	if err != nil {
+		return err
+	}
+	idx := 0
+	for i := range pp.InitContainers {
+		if err := r.runInit(ctx, pp, &pp.InitContainers[i], idx, podIP, ns, volPaths, imgs, base, id); err != nil {
+			return err
+		}
+		idx++
+	}
+	for i := range pp.Containers {
+		c := &pp.Containers[i]
+		ctr, t, err := r.createContainer(ctx, pp, c, idx, podIP, ns, volPaths, imgs, base, id)
+		if err != nil {
+			return fmt.Errorf("container %q: %w", c.Name, err)
+		}
+		if err := t.Start(ctx); err != nil {
+			return fmt.Errorf("container %q: starting: %w", c.Name, err)
+		}
+		if err := r.setRestartLabels(ctx, ctr, pp.UID, c.Name, pp.Spec.RestartPolicy); err != nil {
+			return fmt.Errorf("container %q: %w", c.Name, err)
+		}
+		idx++
+	}
+	return nil
+}
+
+func claimsLabel(pp *plan.PodPlan) string {
+	var claims []string
+	for _, v := range pp.Volumes {
+		if v.Claim != nil {
+			claims = append(claims, v.Claim.Namespace+"/"+v.Claim.ClaimName)
+		}
+	}
+	return strings.Join(claims, ",")
+}
+
+// writeEtc writes the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf.
+func (r *Runtime) writeEtc(pp *plan.PodPlan, podIP string) error {
+	dir := r.podDir(pp.UID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	hostResolv, err := network.HostResolvConf(pp.Spec.HostNetwork)
+	if err != nil {
+		return err
+	}
+	resolv, warnings, err := network.ResolvConf(hostResolv, pp.Spec.DNSPolicy, pp.Spec.DNSConfig, pp.Spec.HostNetwork)
+	if err != nil {
+		return fmt.Errorf("writing resolv.conf: %w", err)
+	}
+	for _, w := range warnings {
+		r.warn(fmt.Sprintf("pod %s/%s: %s", pp.Namespace, pp.Name, w))
+	}
+	hosts, err := network.HostsFile(podIP, pp.Hostname, pp.Spec.Subdomain, pp.Namespace, pp.Spec.HostAliases, pp.Spec.HostNetwork)
+	if err != nil {
+		return fmt.Errorf("writing hosts: %w", err)
+	}
+	files := map[string][]byte{
+		"hosts":       hosts,
+		"hostname":    []byte(pp.Hostname + "\n"),
+		"resolv.conf": resolv,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createContainer creates a container and its task, not yet started.
+func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]string, imgs images, base map[string]string, group string) (client.Container, client.Task, error) {
+	img := imgs[c.Image]
+	if img == nil {
+		return nil, nil, fmt.Errorf("image %q was not pulled", c.Image)
+	}
+	res, err := c.Resolve(podIP)
+	if err != nil {
+		return nil, nil, err
+	}
+	vm, err := volumeMounts(res.Mounts, volPaths)
+	if err != nil {
+		return nil, nil, err
+	}
+	mounts := append(etcMounts(r.podDir(pp.UID)), vm...)
+	specOpts, err := containerSpec(ctx, pp, c, res, img, ns, mounts, group)
+	if err != nil {
+		return nil, nil, err
+	}
+	role := labels.RoleApp
+	if c.Init {
+		role = labels.RoleInit
+	}
+	id := containerID(group, c.Name)
+	ctr, err := r.client.NewContainer(ctx, id,
+		client.WithImage(img),
+		client.WithNewSnapshot(id, img),
+		client.WithImageStopSignal(img, "SIGTERM"),
+		client.WithContainerLabels(withLabels(base,
+			labels.Role, role,
+			labels.Container, c.Name,
+			labels.Index, strconv.Itoa(idx),
+		)),
+		client.WithNewSpec(specOpts...),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating: %w", err)
+	}
+	path := r.logPath(pp.UID, c.Name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, nil, err
+	}
+	uri, err := logs.LogURI(r.infra.Binary, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := ctr.NewTask(ctx, cio.LogURI(uri))
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating task: %w", err)
+	}
+	return ctr, t, nil
+}
+
+// runInit runs one init container to its exit. A non-zero exit fails the pod with the
+// exit code and the container's last log lines.
+func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]string, imgs images, base map[string]string, group string) error {
+	ctr, t, err := r.createContainer(ctx, pp, c, idx, podIP, ns, volPaths, imgs, base, group)
+	if err != nil {
+		return fmt.Errorf("init container %q: %w", c.Name, err)
+	}
+	exitC, err := t.Wait(ctx)
+	if err != nil {
+		return fmt.Errorf("init container %q: %w", c.Name, err)
+	}
+	if err := t.Start(ctx); err != nil {
+		return fmt.Errorf("init container %q: starting: %w", c.Name, err)
+	}
+	var st client.ExitStatus
+	select {
+	case st = <-exitC:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	code := st.ExitCode()
+	if _, err := t.Delete(ctx); err != nil {
+		return fmt.Errorf("init container %q: deleting task: %w", c.Name, err)
+	}
+	if _, err := ctr.SetLabels(ctx, map[string]string{labels.ExitCode: strconv.Itoa(int(code))}); err != nil {
+		return err
+	}
+	if code != 0 {
+		var tail bytes.Buffer
+		// The log driver may still be flushing; a short read of what is there is enough.
+		_ = logs.Read(ctx, r.logPath(pp.UID, c.Name), logs.ReadOptions{Tail: 10}, &tail, &tail)
+		msg := strings.TrimRight(tail.String(), "\n")
+		if msg != "" {
+			msg = ", last log lines:\n" + msg
+		}
+		return fmt.Errorf("init container %q exited with code %d%s", c.Name, code, msg)
+	}
+	return nil
+}

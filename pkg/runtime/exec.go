@@ -1,0 +1,157 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
+	"golang.org/x/term"
+
+	"github.com/kplay-dev/kplay/pkg/labels"
+)
+
+// find returns a pod's container. With no container name, a pod with one app container
+// gives that one, as kubectl does.
+func (r *Runtime) find(ctx context.Context, namespace, pod, container string) (*podState, *ctrState, error) {
+	pods, err := r.pods(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := pods[namespace+"/"+pod]
+	if p == nil {
+		return nil, nil, fmt.Errorf("%w: pod %q not found in namespace %q", errdefs.ErrNotFound, pod, namespace)
+	}
+	var names []string
+	var apps []*ctrState
+	for _, c := range p.Containers {
+		name := c.label(labels.Container)
+		if name == container {
+			return p, c, nil
+		}
+		if c.label(labels.Role) == labels.RoleApp {
+			names = append(names, name)
+			apps = append(apps, c)
+		}
+	}
+	if container != "" {
+		return nil, nil, fmt.Errorf("%w: container %q not found in pod %s (containers: %s)", errdefs.ErrNotFound, container, p.key(), strings.Join(names, ", "))
+	}
+	if len(apps) == 1 {
+		return p, apps[0], nil
+	}
+	return nil, nil, fmt.Errorf("%w: pod %s has several containers (%s): choose one with -c", errdefs.ErrInvalidArgument, p.key(), strings.Join(names, ", "))
+}
+
+// ExecOptions name the container and the command to run in it.
+type ExecOptions struct {
+	Namespace, Pod, Container string
+	Args                      []string
+	Stdin                     io.Reader // nil: no stdin
+	Stdout, Stderr            io.Writer
+	TTY                       bool
+}
+
+// Exec runs a command in a running container as its own process runs: same user,
+// environment and working directory. It returns the command's exit code.
+func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
+	ctx = r.context(ctx)
+	_, c, err := r.find(ctx, o.Namespace, o.Pod, o.Container)
+	if err != nil {
+		return 0, err
+	}
+	if !c.running() {
+		return 0, fmt.Errorf("%w: container %q of pod %s/%s is not running", errdefs.ErrFailedPrecondition, c.label(labels.Container), o.Namespace, o.Pod)
+	}
+	ctr, err := r.client.LoadContainer(ctx, c.ID)
+	if err != nil {
+		return 0, err
+	}
+	spec, err := ctr.Spec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	t, err := ctr.Task(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	pspec := *spec.Process
+	pspec.Args = o.Args
+	pspec.Terminal = o.TTY
+
+	ioOpts := []cio.Opt{cio.WithStreams(o.Stdin, o.Stdout, o.Stderr)}
+	if o.TTY {
+		ioOpts = append(ioOpts, cio.WithTerminal)
+		if f, ok := o.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			old, err := term.MakeRaw(int(f.Fd()))
+			if err == nil {
+				defer term.Restore(int(f.Fd()), old)
+			}
+		}
+	}
+	id := make([]byte, 6)
+	rand.Read(id)
+	proc, err := t.Exec(ctx, "exec-"+hex.EncodeToString(id), &pspec, cio.NewCreator(ioOpts...))
+	if err != nil {
+		return 0, fmt.Errorf("exec in container %q: %w", c.label(labels.Container), err)
+	}
+	defer proc.Delete(ctx, client.WithProcessKill)
+	exitC, err := proc.Wait(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := proc.Start(ctx); err != nil {
+		return 0, fmt.Errorf("exec in container %q: %w", c.label(labels.Container), err)
+	}
+	if o.TTY {
+		if f, ok := o.Stdout.(*os.File); ok {
+			if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+				proc.Resize(ctx, uint32(w), uint32(h))
+			}
+		}
+	}
+	st := <-exitC
+	proc.IO().Wait()
+	code, _, err := st.Result()
+	if err != nil {
+		return 0, err
+	}
+	return int(code), nil
+}
+
+// LogFile is where a container's log is and whether the container still runs.
+type LogFile struct {
+	Path    string
+	Running func() bool
+}
+
+// Log finds a container's log file.
+func (r *Runtime) Log(ctx context.Context, namespace, pod, container string) (LogFile, error) {
+	ctx = r.context(ctx)
+	p, c, err := r.find(ctx, namespace, pod, container)
+	if err != nil {
+		return LogFile{}, err
+	}
+	id := c.ID
+	return LogFile{
+		Path: r.logPath(p.label(labels.PodUID), c.label(labels.Container)),
+		Running: func() bool {
+			pods, err := r.pods(ctx)
+			if err != nil {
+				return false
+			}
+			for _, cc := range pods[p.key()].Containers {
+				if cc.ID == id {
+					return cc.running() || cc.label("containerd.io/restart.status") == "running"
+				}
+			}
+			return false
+		},
+	}, nil
+}

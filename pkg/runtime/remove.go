@@ -1,0 +1,221 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+
+	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/network"
+)
+
+// DownOptions control how pods are removed.
+type DownOptions struct {
+	// Timeout overrides every pod's terminationGracePeriodSeconds when set.
+	Timeout *time.Duration
+	// Volumes also removes the PersistentVolumeClaim directories the pods used.
+	Volumes bool
+}
+
+// Selector picks the pods `down` removes.
+type Selector struct {
+	All bool
+	// Names are "name" (namespace default) or "namespace/name".
+	Names []string
+	// Owners are "namespace/Kind/name": every pod such an object declared, whatever its replica count now.
+	Owners []string
+}
+
+func (s Selector) matches(p *podState) bool {
+	if s.All {
+		return true
+	}
+	for _, n := range s.Names {
+		ns, name, ok := strings.Cut(n, "/")
+		if !ok {
+			ns, name = "default", n
+		}
+		if p.Namespace == ns && p.Name == name {
+			return true
+		}
+	}
+	owner := p.Namespace + "/" + p.label(labels.Owner)
+	for _, o := range s.Owners {
+		if o == owner {
+			return true
+		}
+	}
+	return false
+}
+
+// Down removes the selected pods, all in parallel. Removing what does not exist is no error.
+func (r *Runtime) Down(ctx context.Context, sel Selector, o DownOptions) ([]PodResult, error) {
+	ctx = r.context(ctx)
+	pods, err := r.pods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var victims []*podState
+	for _, p := range sortedPods(pods) {
+		if sel.matches(p) {
+			victims = append(victims, p)
+		}
+	}
+	return r.removeAll(ctx, victims, o), nil
+}
+
+// removeAll removes pods in parallel and reports one result per pod.
+func (r *Runtime) removeAll(ctx context.Context, pods []*podState, o DownOptions) []PodResult {
+	results := make([]PodResult, len(pods))
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = PodResult{Namespace: p.Namespace, Name: p.Name, Action: Removed}
+			if err := r.removePod(ctx, p, o); err != nil {
+				results[i].Action, results[i].Err = Failed, fmt.Errorf("removing pod %s: %w", p.key(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// removePod stops and deletes every container of a pod, then its namespaces, network,
+// volumes and files. It works on partial pods too (a failed or interrupted up).
+func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) error {
+	grace := 30 * time.Second
+	if g, err := strconv.Atoi(p.label(labels.GracePeriod)); err == nil {
+		grace = time.Duration(g) * time.Second
+	}
+	if o.Timeout != nil {
+		grace = *o.Timeout
+	}
+	var errs []error
+	// App and init containers first, in parallel, each with the pod's grace period.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, c := range p.Containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.removeContainer(ctx, c.ID, grace); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("container %q: %w", c.label(labels.Container), err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if p.Infra != nil {
+		if err := r.removeContainer(ctx, p.Infra.ID, 2*time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("infra container: %w", err))
+		}
+	}
+	uid := p.label(labels.PodUID)
+	if uid != "" {
+		if err := r.unpinNamespaces(uid); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p.label(labels.HostNetwork) != "true" {
+		nm, err := r.network()
+		if err == nil {
+			err = nm.Teardown(ctx, network.Pod{ID: p.ID, Namespace: p.Namespace, Name: p.Name, Ports: parsePorts(p.label(labels.Ports))})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tearing down the network: %w", err))
+		}
+	}
+	if uid != "" {
+		if err := r.vol.Remove(uid); err != nil {
+			errs = append(errs, fmt.Errorf("removing volumes: %w", err))
+		}
+	}
+	if o.Volumes {
+		for _, c := range strings.Split(p.label(labels.Claims), ",") {
+			if ns, name, ok := strings.Cut(c, "/"); ok {
+				if err := r.vol.RemoveClaim(ns, name); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeContainer stops a container's task (stop signal, grace period, SIGKILL) and
+// deletes the task, the container and its snapshot.
+func (r *Runtime) removeContainer(ctx context.Context, id string, grace time.Duration) error {
+	ctr, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if err := clearRestartLabels(ctx, ctr); err != nil && !isNotFound(err) {
+		return err
+	}
+	if err := stopTask(ctx, ctr, grace); err != nil {
+		return err
+	}
+	if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// stopTask signals, waits up to grace, kills, and deletes the task, if there is one.
+func stopTask(ctx context.Context, ctr client.Container, grace time.Duration) error {
+	t, err := ctr.Task(ctx, nil)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	st, err := t.Status(ctx)
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	if st.Status == client.Running || st.Status == client.Paused || st.Status == client.Created {
+		exitC, err := t.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		sig, err := client.GetStopSignal(ctx, ctr, syscall.SIGTERM)
+		if err != nil {
+			sig = syscall.SIGTERM
+		}
+		if grace > 0 {
+			if err := t.Kill(ctx, sig); err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		select {
+		case <-exitC:
+		case <-time.After(grace):
+			if err := t.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !isNotFound(err) {
+				return err
+			}
+			select {
+			case <-exitC:
+			case <-time.After(10 * time.Second):
+				return errors.New("task did not exit 10s after SIGKILL")
+			}
+		}
+	}
+	if _, err := t.Delete(ctx, client.WithProcessKill); err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package runtime
+
+import (
+	"context"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/runtime/restart"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/logs"
+)
+
+// restartPolicyWarning is printed once per up when the daemon cannot honour a policy.
+const restartPolicyWarning = "containerd 1.6 restarts containers only for restartPolicy Always; with OnFailure a failed container stays exited, as with Never"
+
+// setRestartLabels hands the container to containerd's restart monitor. It runs after
+// the task started, so the monitor never races kplay's own first start.
+func (r *Runtime) setRestartLabels(ctx context.Context, ctr client.Container, podUID, name string, policy corev1.RestartPolicy) error {
+	var monitorPolicy string
+	switch policy {
+	case corev1.RestartPolicyAlways:
+		monitorPolicy = "always"
+	case corev1.RestartPolicyOnFailure:
+		monitorPolicy = "on-failure"
+	default:
+		return nil
+	}
+	if !r.restartPolicies && monitorPolicy != "always" {
+		return nil
+	}
+	uri, err := logs.LogURI(r.infra.Binary, r.logPath(podUID, name))
+	if err != nil {
+		return err
+	}
+	l := map[string]string{
+		restart.StatusLabel: string(client.Running),
+		restart.LogURILabel: uri.String(),
+	}
+	if r.restartPolicies {
+		l[restart.PolicyLabel] = monitorPolicy
+	}
+	_, err = ctr.SetLabels(ctx, l)
+	return err
+}
+
+// clearRestartLabels takes a container away from the restart monitor, so stopping it
+// does not bring it back. An empty value deletes a label.
+func clearRestartLabels(ctx context.Context, ctr client.Container) error {
+	_, err := ctr.SetLabels(ctx, map[string]string{
+		restart.StatusLabel: "",
+		restart.PolicyLabel: "",
+		restart.LogURILabel: "",
+	})
+	return err
+}

@@ -1,0 +1,145 @@
+// Package runtime runs planned pods on containerd: a pause infra container holding the
+// pod's namespaces, then init and app containers joining them. All state lives in
+// containerd labels; the files under the run and data roots are caches that can be rebuilt.
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/identifiers"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
+
+	"github.com/kplay-dev/kplay/pkg/network"
+	"github.com/kplay-dev/kplay/pkg/pause"
+	"github.com/kplay-dev/kplay/pkg/volume"
+)
+
+// Config says where containerd is and where kplay keeps its files.
+type Config struct {
+	Address    string // containerd socket
+	Namespace  string // containerd namespace
+	RunRoot    string // runtime state: netns pins, secret tmpfs, pinned namespaces, locks
+	DataRoot   string // persistent data: logs, volumes, claims
+	HostsDir   string // registry hosts directory
+	InfraImage string // optional registry image for the infra container
+	HostIP     string // the node's address: hostNetwork pods' IP
+	Network    network.Config
+	// Progress receives pull progress; nil is quiet.
+	Progress io.Writer
+	// Warn receives one-line warnings; nil drops them.
+	Warn func(string)
+	TTY  bool
+}
+
+// Runtime is a connection to containerd plus kplay's managers for network and volumes.
+type Runtime struct {
+	cfg    Config
+	client *client.Client
+	// restartPolicies is true when the daemon's restart monitor knows policies (1.7+);
+	// 1.6 only knows "always".
+	restartPolicies bool
+	net             *network.Manager
+	vol             volume.Manager
+	infra           pause.Infra
+}
+
+// New checks the user, the socket and the daemon, and connects.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("kplay needs root to run pods (network namespaces, mounts, containerd): run it with sudo")
+	}
+	if fi, err := os.Stat(cfg.Address); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return nil, fmt.Errorf("containerd socket %s not found: is containerd running? Start it (e.g. `systemctl start containerd`) or point --address / CONTAINERD_ADDRESS at its socket", cfg.Address)
+	}
+	c, err := client.New(cfg.Address, client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to containerd at %s: %w", cfg.Address, err)
+	}
+	vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := c.Version(vctx)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("containerd at %s is not serving: %w", cfg.Address, err)
+	}
+	log.G(ctx).Debugf("containerd %s (%s)", v.Version, v.Revision)
+	r := &Runtime{
+		cfg:             cfg,
+		client:          c,
+		restartPolicies: !strings.HasPrefix(strings.TrimPrefix(v.Version, "v"), "1.6"),
+		vol:             volume.Manager{RunRoot: cfg.RunRoot, DataRoot: cfg.DataRoot},
+	}
+	return r, nil
+}
+
+func (r *Runtime) warn(s string) {
+	if r.cfg.Warn != nil {
+		r.cfg.Warn(s)
+	}
+}
+
+// Close releases the connection.
+func (r *Runtime) Close() error { return r.client.Close() }
+
+// context returns ctx in kplay's containerd namespace.
+func (r *Runtime) context(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, r.cfg.Namespace)
+}
+
+// network connects the CNI manager on first use: ps, logs and exec never need it.
+func (r *Runtime) network() (*network.Manager, error) {
+	if r.net != nil {
+		return r.net, nil
+	}
+	n, err := network.New(r.cfg.Network)
+	if err != nil {
+		return nil, err
+	}
+	r.net = n
+	return n, nil
+}
+
+// podID is the containerd ID of a pod's infra container, also its CNI container ID and
+// the prefix of its app containers' IDs. Kubernetes names are DNS labels and subdomains,
+// which contain no '_', so "<namespace>_<name>" is unique; a name containing "--" or
+// ".." is no valid containerd identifier and falls back to a hash.
+func podID(namespace, name string) string {
+	id := namespace + "_" + name
+	if identifiers.Validate(id) == nil && len(id) <= 64 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(namespace + "/" + name))
+	return namespace + "_h" + hex.EncodeToString(sum[:])[:16]
+}
+
+// containerID is the containerd ID of one container of a pod.
+func containerID(pod, container string) string {
+	id := pod + "_" + container
+	if identifiers.Validate(id) == nil {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return pod + "_h" + hex.EncodeToString(sum[:])[:16]
+}
+
+// podDir is where kplay keeps a pod's generated files (hosts, resolv.conf, pinned namespaces).
+func (r *Runtime) podDir(uid string) string { return filepath.Join(r.cfg.RunRoot, "pods", uid) }
+
+// logPath is a container's log file.
+func (r *Runtime) logPath(uid, container string) string {
+	return filepath.Join(r.cfg.DataRoot, "pods", uid, "logs", container+".log")
+}
+
+func isNotFound(err error) bool { return errdefs.IsNotFound(err) }

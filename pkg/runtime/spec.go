@@ -1,0 +1,283 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/volume"
+)
+
+// podNamespaces are the namespaces a pod's containers join.
+type podNamespaces struct {
+	Net string // netns pin; "" for hostNetwork
+	IPC string // pinned from the infra container
+	UTS string // pinned from the infra container; "" for hostNetwork (host UTS)
+	PID string // /proc/<infra pid>/ns/pid when shareProcessNamespace, else ""
+}
+
+// commandLine merges a container's command and args with the image's ENTRYPOINT and
+// CMD the way Kubernetes does.
+func commandLine(command, args, entrypoint, cmd []string) []string {
+	switch {
+	case len(command) > 0:
+		return append(append([]string{}, command...), args...)
+	case len(args) > 0:
+		return append(append([]string{}, entrypoint...), args...)
+	default:
+		return append(append([]string{}, entrypoint...), cmd...)
+	}
+}
+
+// mergeEnv merges NAME=value lists: a later entry replaces an earlier one of the same
+// name in place, so the order a user sees is the order names first appeared.
+func mergeEnv(lists ...[]string) []string {
+	var out []string
+	at := map[string]int{}
+	for _, l := range lists {
+		for _, kv := range l {
+			name, _, _ := strings.Cut(kv, "=")
+			if i, ok := at[name]; ok {
+				out[i] = kv
+				continue
+			}
+			at[name] = len(out)
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// securityContext merges the pod's and the container's settings, the container's winning.
+type securityContext struct {
+	RunAsUser, RunAsGroup    *int64
+	SupplementalGroups       []int64
+	ReadOnlyRootFilesystem   bool
+	Privileged               bool
+	Capabilities             *corev1.Capabilities
+	AllowPrivilegeEscalation *bool
+}
+
+func mergeSecurityContext(pod *corev1.PodSecurityContext, c *corev1.SecurityContext) securityContext {
+	var sc securityContext
+	if pod != nil {
+		sc.RunAsUser, sc.RunAsGroup = pod.RunAsUser, pod.RunAsGroup
+		sc.SupplementalGroups = append(sc.SupplementalGroups, pod.SupplementalGroups...)
+		if pod.FSGroup != nil {
+			sc.SupplementalGroups = append(sc.SupplementalGroups, *pod.FSGroup)
+		}
+	}
+	if c != nil {
+		if c.RunAsUser != nil {
+			sc.RunAsUser = c.RunAsUser
+		}
+		if c.RunAsGroup != nil {
+			sc.RunAsGroup = c.RunAsGroup
+		}
+		sc.ReadOnlyRootFilesystem = c.ReadOnlyRootFilesystem != nil && *c.ReadOnlyRootFilesystem
+		sc.Privileged = c.Privileged != nil && *c.Privileged
+		sc.Capabilities = c.Capabilities
+		sc.AllowPrivilegeEscalation = c.AllowPrivilegeEscalation
+	}
+	return sc
+}
+
+func capNames(cs []corev1.Capability) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		n := strings.ToUpper(string(c))
+		if !strings.HasPrefix(n, "CAP_") {
+			n = "CAP_" + n
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func hasAll(cs []corev1.Capability) bool {
+	for _, c := range cs {
+		if strings.EqualFold(string(c), "ALL") {
+			return true
+		}
+	}
+	return false
+}
+
+// withSecurityContext applies user, groups, capabilities and privileges.
+func withSecurityContext(sc securityContext) oci.SpecOpts {
+	return func(ctx context.Context, cl oci.Client, c *containers.Container, s *oci.Spec) error {
+		var opts []oci.SpecOpts
+		switch {
+		case sc.RunAsUser != nil && sc.RunAsGroup != nil:
+			opts = append(opts, oci.WithUIDGID(uint32(*sc.RunAsUser), uint32(*sc.RunAsGroup)))
+		case sc.RunAsUser != nil:
+			opts = append(opts, oci.WithUserID(uint32(*sc.RunAsUser)))
+		}
+		if sc.ReadOnlyRootFilesystem {
+			opts = append(opts, oci.WithRootFSReadonly())
+		}
+		if sc.Privileged {
+			opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices,
+				oci.WithWriteableSysfs, oci.WithWriteableCgroupfs, oci.WithMaskedPaths(nil), oci.WithReadonlyPaths(nil))
+		}
+		if caps := sc.Capabilities; caps != nil && !sc.Privileged {
+			if hasAll(caps.Drop) {
+				opts = append(opts, oci.WithCapabilities(nil))
+			} else if len(caps.Drop) > 0 {
+				opts = append(opts, oci.WithDroppedCapabilities(capNames(caps.Drop)))
+			}
+			if hasAll(caps.Add) {
+				opts = append(opts, oci.WithAllCurrentCapabilities)
+			} else if len(caps.Add) > 0 {
+				opts = append(opts, oci.WithAddedCapabilities(capNames(caps.Add)))
+			}
+		}
+		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation && !sc.Privileged {
+			opts = append(opts, oci.WithNoNewPrivileges)
+		}
+		for _, o := range opts {
+			if err := o(ctx, cl, c, s); err != nil {
+				return err
+			}
+		}
+		if sc.RunAsGroup != nil && sc.RunAsUser == nil {
+			s.Process.User.GID = uint32(*sc.RunAsGroup)
+		}
+		for _, g := range sc.SupplementalGroups {
+			s.Process.User.AdditionalGids = append(s.Process.User.AdditionalGids, uint32(g))
+		}
+		return nil
+	}
+}
+
+// withResources turns limits into cgroup settings the way the kubelet does.
+func withResources(res corev1.ResourceRequirements) []oci.SpecOpts {
+	var opts []oci.SpecOpts
+	const period = 100000
+	if q, ok := res.Limits[corev1.ResourceCPU]; ok && !q.IsZero() {
+		quota := q.MilliValue() * period / 1000
+		if quota < 1000 {
+			quota = 1000
+		}
+		opts = append(opts, oci.WithCPUCFS(quota, period))
+	}
+	cpuReq, ok := res.Requests[corev1.ResourceCPU]
+	if !ok {
+		cpuReq, ok = res.Limits[corev1.ResourceCPU]
+	}
+	if ok && !cpuReq.IsZero() {
+		shares := uint64(cpuReq.MilliValue() * 1024 / 1000)
+		if shares < 2 {
+			shares = 2
+		}
+		opts = append(opts, oci.WithCPUShares(shares))
+	}
+	if q, ok := res.Limits[corev1.ResourceMemory]; ok && !q.IsZero() {
+		opts = append(opts, oci.WithMemoryLimit(uint64(q.Value())))
+	}
+	return opts
+}
+
+// withNamespaces joins the pod's namespaces.
+func withNamespaces(ns podNamespaces) []oci.SpecOpts {
+	var opts []oci.SpecOpts
+	if ns.Net == "" {
+		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace))
+	} else {
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: ns.Net}))
+	}
+	if ns.UTS == "" {
+		opts = append(opts, oci.WithHostNamespace(specs.UTSNamespace))
+	} else {
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: ns.UTS}))
+	}
+	opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: ns.IPC}))
+	if ns.PID != "" {
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: ns.PID}))
+	}
+	return opts
+}
+
+// etcMounts binds the pod's generated /etc/hosts, /etc/hostname and /etc/resolv.conf.
+func etcMounts(dir string) []specs.Mount {
+	var ms []specs.Mount
+	for _, f := range []string{"hosts", "hostname", "resolv.conf"} {
+		ms = append(ms, specs.Mount{
+			Destination: "/etc/" + f,
+			Type:        "bind",
+			Source:      filepath.Join(dir, f),
+			Options:     []string{"rbind", "rprivate", "rw"},
+		})
+	}
+	return ms
+}
+
+// volumeMounts binds the container's volumeMounts from the pod's prepared volumes.
+func volumeMounts(mounts []corev1.VolumeMount, paths map[string]string) ([]specs.Mount, error) {
+	var ms []specs.Mount
+	for _, m := range mounts {
+		base, ok := paths[m.Name]
+		if !ok {
+			return nil, fmt.Errorf("volumeMount %q: volume not prepared", m.Name)
+		}
+		src, err := volume.MountSource(base, m.SubPath)
+		if err != nil {
+			return nil, fmt.Errorf("volumeMount %q: %w", m.Name, err)
+		}
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		ms = append(ms, specs.Mount{
+			Destination: m.MountPath,
+			Type:        "bind",
+			Source:      src,
+			Options:     []string{"rbind", "rprivate", mode},
+		})
+	}
+	return ms, nil
+}
+
+// containerSpec builds a container's OCI spec from the image, the plan and the pod's namespaces.
+func containerSpec(ctx context.Context, pp *plan.PodPlan, c *plan.Container, res plan.Resolved, img client.Image, ns podNamespaces, mounts []specs.Mount, group string) ([]oci.SpecOpts, error) {
+	ic, err := img.Spec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading image config of %q: %w", c.Image, err)
+	}
+	hostname := pp.Hostname
+	env := mergeEnv([]string{"HOSTNAME=" + hostname}, ic.Config.Env, res.Env)
+	args := commandLine(res.Command, res.Args, ic.Config.Entrypoint, ic.Config.Cmd)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("no command: the image %q has no ENTRYPOINT or CMD and the container sets no command", c.Image)
+	}
+	opts := []oci.SpecOpts{
+		oci.WithImageConfig(img),
+		oci.WithProcessArgs(args...),
+		oci.WithEnv(nil),
+		func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+			s.Process.Env = env
+			return nil
+		},
+		oci.WithAnnotations(map[string]string{labels.ShimGroup: group}),
+		oci.WithMounts(mounts),
+	}
+	if c.Spec.WorkingDir != "" {
+		opts = append(opts, oci.WithProcessCwd(c.Spec.WorkingDir))
+	}
+	if c.Spec.TTY {
+		opts = append(opts, oci.WithTTY)
+	}
+	opts = append(opts, withNamespaces(ns)...)
+	opts = append(opts, withResources(c.Spec.Resources)...)
+	opts = append(opts, withSecurityContext(mergeSecurityContext(pp.Spec.SecurityContext, c.Spec.SecurityContext)))
+	return opts, nil
+}

@@ -1,0 +1,165 @@
+package runtime
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/containerd/v2/core/runtime/restart"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kplay-dev/kplay/pkg/labels"
+)
+
+// List reports every kplay pod as the API server would: a corev1.Pod with status
+// filled from containerd. Labels the files set on the pod are not kept, so
+// metadata.labels only carries kplay's own facts as annotations.
+func (r *Runtime) List(ctx context.Context) ([]corev1.Pod, error) {
+	pods, err := r.pods(r.context(ctx))
+	if err != nil {
+		return nil, err
+	}
+	var out []corev1.Pod
+	for _, p := range sortedPods(pods) {
+		out = append(out, p.pod())
+	}
+	return out, nil
+}
+
+func (p *podState) pod() corev1.Pod {
+	var pod corev1.Pod
+	pod.APIVersion, pod.Kind = "v1", "Pod"
+	pod.Name, pod.Namespace = p.Name, p.Namespace
+	pod.UID = types.UID(p.label(labels.PodUID))
+	pod.CreationTimestamp = metav1.NewTime(p.created())
+	pod.Annotations = map[string]string{}
+	for _, k := range []string{labels.Owner, labels.Source, labels.SpecHash, labels.Ports} {
+		if v := p.label(k); v != "" {
+			pod.Annotations[k] = v
+		}
+	}
+	pod.Spec.RestartPolicy = corev1.RestartPolicy(p.label(labels.RestartPolicy))
+	pod.Spec.HostNetwork = p.label(labels.HostNetwork) == "true"
+	pod.Status.PodIP = p.label(labels.PodIP)
+	if pod.Status.PodIP != "" {
+		pod.Status.PodIPs = []corev1.PodIP{{IP: pod.Status.PodIP}}
+	}
+	if p.Infra != nil {
+		pod.Status.StartTime = &pod.CreationTimestamp
+	}
+	for _, c := range p.Containers {
+		cs := c.status()
+		spec := corev1.Container{Name: cs.Name, Image: cs.Image}
+		if c.label(labels.Role) == labels.RoleInit {
+			pod.Spec.InitContainers = append(pod.Spec.InitContainers, spec)
+			pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses, cs)
+		} else {
+			pod.Spec.Containers = append(pod.Spec.Containers, spec)
+			pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, cs)
+		}
+	}
+	pod.Status.Phase = p.phase(pod.Status.ContainerStatuses, pod.Spec.RestartPolicy)
+	ready := pod.Status.Phase == corev1.PodRunning
+	for _, cs := range pod.Status.ContainerStatuses {
+		ready = ready && cs.Ready
+	}
+	cond := corev1.ConditionFalse
+	if ready {
+		cond = corev1.ConditionTrue
+	}
+	pod.Status.Conditions = []corev1.PodCondition{
+		{Type: corev1.PodReady, Status: cond},
+		{Type: corev1.ContainersReady, Status: cond},
+	}
+	return pod
+}
+
+// phase follows the API server's rules for a pod's phase.
+func (p *podState) phase(statuses []corev1.ContainerStatus, policy corev1.RestartPolicy) corev1.PodPhase {
+	if !p.Infra.running() {
+		if p.Infra == nil || p.Infra.Task == nil {
+			return corev1.PodPending
+		}
+		return corev1.PodFailed
+	}
+	running, failed, succeeded, waiting := 0, 0, 0, 0
+	for _, cs := range statuses {
+		switch {
+		case cs.State.Running != nil:
+			running++
+		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
+			succeeded++
+		case cs.State.Terminated != nil:
+			failed++
+		default:
+			waiting++
+		}
+	}
+	switch {
+	case waiting > 0:
+		return corev1.PodPending
+	case running > 0:
+		return corev1.PodRunning
+	case policy == corev1.RestartPolicyAlways:
+		// Exited containers of an Always pod are being restarted.
+		return corev1.PodRunning
+	case failed > 0:
+		return corev1.PodFailed
+	case succeeded > 0:
+		return corev1.PodSucceeded
+	}
+	return corev1.PodPending
+}
+
+func (c *ctrState) status() corev1.ContainerStatus {
+	cs := corev1.ContainerStatus{
+		Name:        c.label(labels.Container),
+		Image:       c.Image,
+		ContainerID: "containerd://" + c.ID,
+	}
+	cs.RestartCount, _ = strconv32(c.label(restart.CountLabel))
+	started := metav1.NewTime(c.CreatedAt)
+	switch {
+	case c.Task == nil && c.label(labels.ExitCode) != "":
+		code, _ := strconv32(c.label(labels.ExitCode))
+		cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code)}
+	case c.Task == nil:
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+	case c.Task.Status == task.Status_RUNNING || c.Task.Status == task.Status_PAUSED:
+		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: started}
+		cs.Ready, cs.Started = true, ptr(true)
+	case c.Task.Status == task.Status_STOPPED:
+		code := int32(c.Task.ExitStatus)
+		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code), StartedAt: started}
+		if c.Task.ExitedAt != nil {
+			t.FinishedAt = metav1.NewTime(c.Task.ExitedAt.AsTime())
+		}
+		if c.label(restart.StatusLabel) == "running" {
+			// The restart monitor will start it again: kubectl calls that a back-off.
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}
+			cs.LastTerminationState.Terminated = t
+		} else {
+			cs.State.Terminated = t
+		}
+	default:
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+	}
+	return cs
+}
+
+func exitReason(code int32) string {
+	if code == 0 {
+		return "Completed"
+	}
+	return "Error"
+}
+
+func strconv32(s string) (int32, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
+	return int32(n), err
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,237 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/image"
+	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/network"
+	"github.com/kplay-dev/kplay/pkg/pause"
+	"github.com/kplay-dev/kplay/pkg/plan"
+)
+
+// Action is what up or down did to a pod.
+type Action string
+
+const (
+	Created   Action = "created"
+	Unchanged Action = "unchanged"
+	Recreated Action = "recreated"
+	Removed   Action = "removed"
+	Failed    Action = "failed"
+)
+
+// PodResult is one line of up's or down's report.
+type PodResult struct {
+	Namespace, Name string
+	Action          Action
+	Err             error
+}
+
+// UpOptions control how up converges.
+type UpOptions struct {
+	// Replace recreates pods whose spec changed and removes pods the same owners no
+	// longer declare.
+	Replace bool
+	// ForceRecreate recreates every pod.
+	ForceRecreate bool
+	// Pull overrides every container's imagePullPolicy when set.
+	Pull image.PullPolicy
+	// Workers bounds how many pods are created at once.
+	Workers int
+}
+
+func sortedPods(pods map[string]*podState) []*podState {
+	out := make([]*podState, 0, len(pods))
+	for _, p := range pods {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
+	return out
+}
+
+// healthy is a pod whose infra container runs: its namespaces and network exist.
+func (p *podState) healthy() bool { return p.Infra.running() }
+
+// Up makes the machine run what the plan says. It pulls first, then creates pods in
+// parallel; if any pod fails, the pods this run created are removed again.
+func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResult, error) {
+	ctx = r.context(ctx)
+	existing, err := r.pods(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+
+	var results []PodResult
+	var create []*plan.PodPlan
+	var replace []*podState // existing pods to remove before their new version is created
+	var conflicts []string
+	planned := map[string]bool{}
+	for i := range p.Pods {
+		pp := &p.Pods[i]
+		key := pp.Namespace + "/" + pp.Name
+		planned[key] = true
+		st := existing[key]
+		switch {
+		case st == nil:
+			create = append(create, pp)
+		case st.label(labels.SpecHash) == pp.Hash && st.healthy() && !o.ForceRecreate:
+			results = append(results, PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Unchanged})
+		case st.label(labels.SpecHash) != pp.Hash && !o.Replace && !o.ForceRecreate:
+			conflicts = append(conflicts, key)
+		default:
+			replace = append(replace, st)
+			create = append(create, pp)
+		}
+	}
+	if len(conflicts) > 0 {
+		return nil, fmt.Errorf("%w: pods %s exist with a different spec; run `kplay up --replace` to recreate them",
+			errdefs.ErrFailedPrecondition, strings.Join(conflicts, ", "))
+	}
+	var stale []*podState
+	if o.Replace {
+		owners := map[string]bool{}
+		for _, pp := range p.Pods {
+			owners[pp.Namespace+"/"+pp.Owner.String()] = true
+		}
+		for _, st := range sortedPods(existing) {
+			if !planned[st.key()] && owners[st.Namespace+"/"+st.label(labels.Owner)] {
+				stale = append(stale, st)
+			}
+		}
+	}
+
+	for _, pp := range create {
+		if err := network.CheckHostPorts(pp.HostPorts); err != nil {
+			return nil, fmt.Errorf("pod %s/%s: %w", pp.Namespace, pp.Name, err)
+		}
+	}
+	if len(create) > 0 {
+		if r.infra, err = pause.Prepare(r.cfg.DataRoot); err != nil {
+			return nil, fmt.Errorf("preparing the pause container: %w", err)
+		}
+		if err := r.reclaim(ctx); err != nil {
+			return nil, fmt.Errorf("releasing the network of pods that no longer exist: %w", err)
+		}
+		for _, pp := range create {
+			if pp.Spec.RestartPolicy == corev1.RestartPolicyOnFailure && !r.restartPolicies {
+				r.warn(restartPolicyWarning)
+				break
+			}
+		}
+	}
+	imgs, err := r.pull(ctx, create, o.Pull)
+	if err != nil {
+		return nil, err
+	}
+
+	recreated := map[string]bool{}
+	for _, res := range r.removeAll(ctx, replace, DownOptions{}) {
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		recreated[res.Namespace+"/"+res.Name] = true
+	}
+	for _, res := range r.removeAll(ctx, stale, DownOptions{}) {
+		results = append(results, res)
+	}
+
+	created := r.createAll(ctx, create, imgs, o)
+	var failed []error
+	var done []*podState
+	for _, res := range created {
+		if res.Err != nil {
+			failed = append(failed, res.Err)
+			continue
+		}
+		if recreated[res.Namespace+"/"+res.Name] {
+			res.Action = Recreated
+		}
+		done = append(done, &podState{Namespace: res.Namespace, Name: res.Name})
+		results = append(results, res)
+	}
+	if len(failed) > 0 {
+		// Roll back everything this run created, so a failed up leaves nothing half-made.
+		if pods, err := r.pods(ctx); err == nil {
+			var undo []*podState
+			for _, res := range created {
+				if st := pods[res.Namespace+"/"+res.Name]; st != nil {
+					undo = append(undo, st)
+				}
+			}
+			r.removeAll(ctx, undo, DownOptions{})
+		}
+		return nil, errors.Join(failed...)
+	}
+	sort.Slice(results, func(i, j int) bool {
+		return results[i].Namespace+"/"+results[i].Name < results[j].Namespace+"/"+results[j].Name
+	})
+	return results, nil
+}
+
+// pull makes every image the pods need available, each once, in parallel.
+func (r *Runtime) pull(ctx context.Context, pods []*plan.PodPlan, override image.PullPolicy) (images, error) {
+	var reqs []image.Request
+	seen := map[string]bool{}
+	add := func(ref string, policy image.PullPolicy) {
+		if override != "" {
+			policy = override
+		}
+		if !seen[ref] {
+			seen[ref] = true
+			reqs = append(reqs, image.Request{Ref: ref, Policy: policy})
+		}
+	}
+	for _, pp := range pods {
+		for _, cs := range [][]plan.Container{pp.InitContainers, pp.Containers} {
+			for _, c := range cs {
+				add(c.Image, image.PullPolicy(c.PullPolicy))
+			}
+		}
+	}
+	if len(pods) > 0 && r.cfg.InfraImage != "" {
+		add(r.cfg.InfraImage, image.PullPolicy("IfNotPresent"))
+	}
+	if len(reqs) == 0 {
+		return images{}, nil
+	}
+	got, err := image.Ensure(ctx, r.client, reqs, image.Options{HostsDir: r.cfg.HostsDir, Progress: r.cfg.Progress, TTY: r.cfg.TTY})
+	if err != nil {
+		return nil, err
+	}
+	return images(got), nil
+}
+
+// createAll creates pods with a bounded worker pool.
+func (r *Runtime) createAll(ctx context.Context, pods []*plan.PodPlan, imgs images, o UpOptions) []PodResult {
+	workers := o.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+	results := make([]PodResult, len(pods))
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, pp := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Created}
+			if err := r.createPod(ctx, pp, imgs); err != nil {
+				results[i].Action = Failed
+				results[i].Err = fmt.Errorf("creating pod %s/%s: %w", pp.Namespace, pp.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return results
+}
