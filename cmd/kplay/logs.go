@@ -42,7 +42,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 				Tail:       o.Tail,
 				Timestamps: o.Timestamps,
 				Running:    lf.Running,
-			}, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}, cmd.OutOrStdout(), nil)
 		},
 	}
 	f := cmd.Flags()
