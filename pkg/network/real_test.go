@@ -38,7 +38,7 @@ func newTestNetwork(t testing.TB) *testNetwork {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces, a bridge and iptables rules")
 	}
-	for _, tool := range []string{"iptables-save", "nsenter", "busybox", "ip"} {
+	for _, tool := range []string{"iptables-save", "nsenter", "busybox", "ip", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("needs %s: %v", tool, err)
 		}
@@ -615,5 +615,41 @@ func TestCheckPodPortsReal(t *testing.T) {
 				t.Errorf("err = %v, want %q wrapping ErrAlreadyExists", err, tt.want)
 			}
 		})
+	}
+}
+
+// Pods reach each other by IP, and a pod reaches another pod's hostPort on
+// the host's address.
+func TestPodToPodReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	suffix := filepath.Base(n.root)
+	port := freePort(t, "tcp")
+	server := Pod{ID: "kplay-test-server-" + suffix, Ports: []plan.HostPort{{HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
+	client := Pod{ID: "kplay-test-client-" + suffix}
+	srv, err := n.Setup(ctx, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Teardown(ctx, server)
+	cli, err := n.Setup(ctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Teardown(ctx, client)
+	serveHTTP(t, srv.NetNSPath, "served to a pod")
+	if _, err := get(fmt.Sprintf("http://%s/", srv.IP)); err != nil { // wait for httpd
+		t.Fatal(err)
+	}
+
+	urls := []string{fmt.Sprintf("http://%s/", srv.IP)}
+	if hostIP := hostAddress(t); hostIP != "" {
+		urls = append(urls, fmt.Sprintf("http://%s:%d/", hostIP, port))
+	}
+	for _, url := range urls {
+		out, err := exec.Command("nsenter", "--net="+cli.NetNSPath, "curl", "-sS", "-m", "2", url).CombinedOutput()
+		if err != nil || string(out) != "served to a pod" {
+			t.Errorf("from the client pod, wget %s: %q, %v", url, out, err)
+		}
 	}
 }
