@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 
+	"github.com/kplay-dev/kplay/pkg/hook"
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/pause"
 )
@@ -13,6 +14,9 @@ import (
 func internal(args []string) bool {
 	if pause.Invoked(args) {
 		os.Exit(pause.Run())
+	}
+	if file, ok := hook.Invocation(args); ok {
+		os.Exit(hook.Run(file))
 	}
 	if path, ok := logs.DriverInvocation(args); ok {
 		os.Exit(logs.RunDriver(path))

@@ -11,11 +11,15 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/gofrs/flock"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kplay-dev/kplay/pkg/hook"
 	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/network"
@@ -298,6 +302,17 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 	if err != nil {
 		return nil, nil, err
 	}
+	starts := r.startsPath(pp.UID, c.Name)
+	if err := os.MkdirAll(filepath.Dir(starts), 0o755); err != nil {
+		return nil, nil, err
+	}
+	specOpts = append(specOpts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Hooks == nil {
+			s.Hooks = &specs.Hooks{}
+		}
+		s.Hooks.Poststart = append(s.Hooks.Poststart, hook.Poststart(r.infra.Binary, starts))
+		return nil
+	})
 	role := labels.RoleApp
 	if c.Init {
 		role = labels.RoleInit

@@ -142,4 +142,9 @@ func (r *Runtime) logPath(uid, container string) string {
 	return filepath.Join(r.cfg.DataRoot, "pods", uid, "logs", container+".log")
 }
 
+// startsPath counts a container's starts (see package hook).
+func (r *Runtime) startsPath(uid, container string) string {
+	return filepath.Join(r.cfg.DataRoot, "pods", uid, "starts", container)
+}
+
 func isNotFound(err error) bool { return errdefs.IsNotFound(err) }

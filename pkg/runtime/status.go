@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kplay-dev/kplay/pkg/hook"
 	"github.com/kplay-dev/kplay/pkg/labels"
 )
 
@@ -24,12 +25,12 @@ func (r *Runtime) List(ctx context.Context) ([]corev1.Pod, error) {
 	}
 	var out []corev1.Pod
 	for _, p := range sortedPods(pods) {
-		out = append(out, p.pod())
+		out = append(out, r.pod(p))
 	}
 	return out, nil
 }
 
-func (p *podState) pod() corev1.Pod {
+func (r *Runtime) pod(p *podState) corev1.Pod {
 	var pod corev1.Pod
 	pod.APIVersion, pod.Kind = "v1", "Pod"
 	pod.Name, pod.Namespace = p.Name, p.Namespace
@@ -52,6 +53,7 @@ func (p *podState) pod() corev1.Pod {
 	}
 	for _, c := range p.Containers {
 		cs := c.status()
+		cs.RestartCount = hook.Restarts(r.startsPath(p.label(labels.PodUID), cs.Name))
 		spec := corev1.Container{Name: cs.Name, Image: cs.Image}
 		if c.label(labels.Role) == labels.RoleInit {
 			pod.Spec.InitContainers = append(pod.Spec.InitContainers, spec)
@@ -120,7 +122,6 @@ func (c *ctrState) status() corev1.ContainerStatus {
 		Image:       c.Image,
 		ContainerID: "containerd://" + c.ID,
 	}
-	cs.RestartCount, _ = strconv32(c.label(restart.CountLabel))
 	started := metav1.NewTime(c.CreatedAt)
 	switch {
 	case c.Task == nil && c.label(labels.ExitCode) != "":
