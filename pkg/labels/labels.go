@@ -34,6 +34,8 @@ const (
 	HostNetwork = prefix + "host-network"
 	// ExitCode is the exit code of a finished init container, kept after its task is deleted.
 	ExitCode = prefix + "exit-code"
+	// GracePeriod is the pod's terminationGracePeriodSeconds.
+	GracePeriod = prefix + "grace-period"
 	// RestartPolicy is the pod's restartPolicy, kept so ps can tell Error from CrashLoopBackOff.
 	RestartPolicy = prefix + "restart-policy"
 
