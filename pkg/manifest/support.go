@@ -82,7 +82,7 @@ var (
 		{"serviceAccount", ignored, "deprecated alias of serviceAccountName; no token is mounted", []string{"default"}},
 		{"automountServiceAccountToken", ignored, "kplay never mounts a service account token", []string{"false"}},
 		{"nodeName", ignored, "kplay runs every pod on this machine and uses its name", nil},
-		{"hostNetwork", supported, "no network namespace; hostPort must equal containerPort", []string{"false"}},
+		{"hostNetwork", supported, "no network namespace; hostPort must equal containerPort", nil},
 		{"hostPID", rejected, "kplay cannot run a pod in the host's PID namespace", []string{"false"}},
 		{"hostIPC", rejected, "kplay cannot run a pod in the host's IPC namespace", []string{"false"}},
 		{"shareProcessNamespace", supported, "containers join the pause container's PID namespace", nil},
