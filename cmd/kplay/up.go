@@ -21,6 +21,7 @@ type upOptions struct {
 	DryRun  bool
 	Output  string
 	Replace bool
+	Force   bool
 	Pull    string
 	Quiet   bool
 }
@@ -53,6 +54,7 @@ directories (their .yaml, .yml and .json files) and - for standard input.`,
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the planned pods as a Kubernetes List and create nothing")
 	f.StringVarP(&o.Output, "output", "o", "yaml", "dry-run output format: yaml or json")
 	f.BoolVar(&o.Replace, "replace", false, "recreate pods whose spec changed and remove pods the files no longer define")
+	f.BoolVar(&o.Force, "force-recreate", false, "recreate every pod, changed or not")
 	f.StringVar(&o.Pull, "pull", "", "image pull policy for every container: always, missing or never (default: each container's imagePullPolicy)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print no progress")
 	return cmd
@@ -130,7 +132,7 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) err
 		return err
 	}
 	defer rt.Close()
-	results, err := rt.Up(ctx, p, runtime.UpOptions{Replace: o.Replace, Pull: policy})
+	results, err := rt.Up(ctx, p, runtime.UpOptions{Replace: o.Replace, ForceRecreate: o.Force, Pull: policy})
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,9 @@ const (
 	HostNetwork = prefix + "host-network"
 	// ExitCode is the exit code of a finished init container, kept after its task is deleted.
 	ExitCode = prefix + "exit-code"
+	// VolumeDataHash is the plan's hash over configMap and secret volume contents,
+	// which are updated in place rather than recreating the pod.
+	VolumeDataHash = prefix + "volume-data-hash"
 	// GracePeriod is the pod's terminationGracePeriodSeconds.
 	GracePeriod = prefix + "grace-period"
 	// RestartPolicy is the pod's restartPolicy, kept so ps can tell Error from CrashLoopBackOff.

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -168,13 +169,37 @@ func (r *Runtime) reclaim(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ids := map[string]bool{}
+	ids, uids := map[string]bool{}, map[string]bool{}
 	for _, p := range pods {
 		if p.Infra != nil {
 			ids[p.ID] = true
 		}
+		for _, c := range append(p.Containers, p.Infra) {
+			if c != nil {
+				uids[c.label(labels.PodUID)] = true
+			}
+		}
 	}
-	return nm.Reclaim(ctx, func(id string) bool { return ids[id] })
+	if err := nm.Reclaim(ctx, func(id string) bool { return ids[id] }); err != nil {
+		return err
+	}
+	// Pod directories whose pod has no container left: a killed up or down.
+	var errs []error
+	for _, root := range []string{filepath.Join(r.cfg.RunRoot, "pods"), filepath.Join(r.cfg.DataRoot, "pods")} {
+		entries, _ := os.ReadDir(root)
+		for _, e := range entries {
+			if uids[e.Name()] {
+				continue
+			}
+			if err := r.unpinNamespaces(e.Name()); err != nil {
+				errs = append(errs, err)
+			}
+			if err := r.vol.Remove(e.Name()); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // images are the pulled images of one up, by reference as written.
@@ -191,18 +216,21 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 		labels.Ports, portsLabel(pp.HostPorts),
 		labels.HostNetwork, strconv.FormatBool(hostNetwork),
 		labels.Claims, claimsLabel(pp),
+		labels.VolumeDataHash, pp.VolumeDataHash,
 	)
-	volPaths, err := r.vol.Prepare(pp)
-	if err != nil {
-		return fmt.Errorf("preparing volumes: %w", err)
-	}
 	var infraImg client.Image
 	if r.cfg.InfraImage != "" {
 		infraImg = imgs[r.cfg.InfraImage]
 	}
+	// The infra record comes first: files of a pod without one are debris that
+	// reclaim removes.
 	infra, podIP, err := r.reserve(ctx, pp, id, infraLabels, infraImg)
 	if err != nil {
 		return err
+	}
+	volPaths, err := r.vol.Prepare(pp)
+	if err != nil {
+		return fmt.Errorf("preparing volumes: %w", err)
 	}
 	netns := ""
 	if !hostNetwork {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 
@@ -26,7 +27,9 @@ const (
 	Unchanged Action = "unchanged"
 	Recreated Action = "recreated"
 	Removed   Action = "removed"
-	Failed    Action = "failed"
+	// Updated is a running pod whose configMap or secret volumes were rewritten in place.
+	Updated Action = "updated"
+	Failed  Action = "failed"
 )
 
 // PodResult is one line of up's or down's report.
@@ -72,7 +75,8 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 
 	var results []PodResult
 	var create []*plan.PodPlan
-	var replace []*podState // existing pods to remove before their new version is created
+	var replace []*podState    // existing pods to remove before their new version is created
+	var update []*plan.PodPlan // running pods whose volume data changed
 	var conflicts []string
 	planned := map[string]bool{}
 	for i := range p.Pods {
@@ -84,7 +88,11 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 		case st == nil:
 			create = append(create, pp)
 		case st.label(labels.SpecHash) == pp.Hash && st.healthy() && !o.ForceRecreate:
-			results = append(results, PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Unchanged})
+			if st.label(labels.VolumeDataHash) != pp.VolumeDataHash {
+				update = append(update, pp)
+			} else {
+				results = append(results, PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Unchanged})
+			}
 		case st.label(labels.SpecHash) != pp.Hash && !o.Replace && !o.ForceRecreate:
 			conflicts = append(conflicts, key)
 		default:
@@ -109,6 +117,9 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 		}
 	}
 
+	for _, pp := range update {
+		results = append(results, r.updateVolumes(ctx, pp, existing[pp.Namespace+"/"+pp.Name]))
+	}
 	for _, pp := range create {
 		if err := network.CheckHostPorts(pp.HostPorts); err != nil {
 			return nil, fmt.Errorf("pod %s/%s: %w", pp.Namespace, pp.Name, err)
@@ -175,6 +186,25 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 		return results[i].Namespace+"/"+results[i].Name < results[j].Namespace+"/"+results[j].Name
 	})
 	return results, nil
+}
+
+// updateVolumes rewrites a running pod's configMap and secret volumes with the atomic
+// ..data swap, as the kubelet does: containers keep running and see the new files.
+func (r *Runtime) updateVolumes(ctx context.Context, pp *plan.PodPlan, st *podState) PodResult {
+	res := PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Updated}
+	err := r.vol.Update(pp)
+	if err == nil {
+		_, err = r.client.ContainerService().Update(ctx, withVolumeHash(st.Infra.Container, pp.VolumeDataHash), "labels."+labels.VolumeDataHash)
+	}
+	if err != nil {
+		res.Action, res.Err = Failed, fmt.Errorf("updating volumes of pod %s: %w", st.key(), err)
+	}
+	return res
+}
+
+func withVolumeHash(c containers.Container, hash string) containers.Container {
+	c.Labels = withLabels(c.Labels, labels.VolumeDataHash, hash)
+	return c
 }
 
 // pull makes every image the pods need available, each once, in parallel.
