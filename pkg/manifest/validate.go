@@ -194,7 +194,7 @@ func validateConfigMap(cm *corev1.ConfigMap) ([]string, field.ErrorList) {
 		size += len(cm.BinaryData[k])
 	}
 	if size > maxDataSize {
-		errs = append(errs, field.TooLong(field.NewPath(""), "", maxDataSize))
+		errs = append(errs, field.TooLong(field.NewPath("data"), "", maxDataSize))
 	}
 	return warnings, errs
 }

@@ -3,9 +3,13 @@ package manifest
 import (
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // TestValidateFixtures validates every fixture in testdata/invalid on its own and
@@ -60,5 +64,35 @@ func TestValidateExamples(t *testing.T) {
 	want := `../../testdata/examples/pod.yaml: document 1: Pod "apache" in namespace "default" is already defined in ../../testdata/examples/configmap-pod.yaml: document 2`
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+func TestValidateDataSize(t *testing.T) {
+	big := strings.Repeat("x", maxDataSize)
+	tests := []struct {
+		name string
+		obj  runtime.Object
+		want string
+	}{
+		{"ConfigMap", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "big"},
+			Data: map[string]string{"a": big}, BinaryData: map[string][]byte{"b": []byte("y")}},
+			`big.yaml: document 1: The ConfigMap "big" is invalid: data: Too long: may not be more than 1048576 bytes`},
+		{"Secret", &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "big"},
+			Data: map[string][]byte{"a": []byte(big), "b": []byte("y")}},
+			`big.yaml: document 1: The Secret "big" is invalid: data: Too long: may not be more than 1048576 bytes`},
+		{"at the limit", &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "big"},
+			Data: map[string][]byte{"a": []byte(big)}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Validate([]Object{{Source: "big.yaml", Doc: 1, Object: tt.obj}})
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
 	}
 }
