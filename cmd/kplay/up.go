@@ -22,6 +22,8 @@ type upOptions struct {
 	Output  string
 	Replace bool
 	Force   bool
+	Wait    bool
+	Timeout string
 	Pull    string
 	Quiet   bool
 }
@@ -54,6 +56,8 @@ directories (their .yaml, .yml and .json files) and - for standard input.`,
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the planned pods as a Kubernetes List and create nothing")
 	f.StringVarP(&o.Output, "output", "o", "yaml", "dry-run output format: yaml or json")
 	f.BoolVar(&o.Replace, "replace", false, "recreate pods whose spec changed and remove pods the files no longer define")
+	f.BoolVar(&o.Wait, "wait", false, "wait until every pod runs and is ready (readiness and startup probes are evaluated) or has completed")
+	f.StringVar(&o.Timeout, "timeout", "5m", "how long --wait waits (e.g. 90s, 2m)")
 	f.BoolVar(&o.Force, "force-recreate", false, "recreate every pod, changed or not")
 	f.StringVar(&o.Pull, "pull", "", "image pull policy for every container: always, missing or never (default: each container's imagePullPolicy)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print no progress")
@@ -122,6 +126,10 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) err
 	if err != nil {
 		return err
 	}
+	timeout, err := parseDuration(o.Timeout)
+	if err != nil {
+		return err
+	}
 	var progress io.Writer = cmd.ErrOrStderr()
 	if o.Quiet {
 		progress = nil
@@ -136,7 +144,13 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) err
 	if err != nil {
 		return err
 	}
-	return printResults(cmd.OutOrStdout(), results)
+	if err := printResults(cmd.OutOrStdout(), results); err != nil {
+		return err
+	}
+	if o.Wait {
+		return rt.Wait(ctx, p, timeout)
+	}
+	return nil
 }
 
 // pullPolicy maps --pull to a Kubernetes imagePullPolicy.

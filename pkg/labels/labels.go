@@ -37,6 +37,9 @@ const (
 	// VolumeDataHash is the plan's hash over configMap and secret volume contents,
 	// which are updated in place rather than recreating the pod.
 	VolumeDataHash = prefix + "volume-data-hash"
+	// Ready is "false" on a container whose readiness kplay has not seen pass (it has
+	// a readiness or startup probe), "true" once `up --wait` saw it pass.
+	Ready = prefix + "ready"
 	// GracePeriod is the pod's terminationGracePeriodSeconds.
 	GracePeriod = prefix + "grace-period"
 	// RestartPolicy is the pod's restartPolicy, kept so ps can tell Error from CrashLoopBackOff.

@@ -354,6 +354,7 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 			labels.Role, role,
 			labels.Container, c.Name,
 			labels.Index, strconv.Itoa(idx),
+			labels.Ready, strconv.FormatBool(c.Spec.ReadinessProbe == nil && c.Spec.StartupProbe == nil),
 		)),
 		client.WithNewSpec(specOpts...),
 	)

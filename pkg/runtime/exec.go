@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
@@ -101,7 +102,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %q: %w", c.label(labels.Container), err)
 	}
-	defer proc.Delete(ctx, client.WithProcessKill)
+	defer proc.Delete(context.WithoutCancel(ctx), client.WithProcessKill)
 	exitC, err := proc.Wait(ctx)
 	if err != nil {
 		return 0, err
@@ -116,7 +117,13 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 			}
 		}
 	}
-	st := <-exitC
+	var st client.ExitStatus
+	select {
+	case st = <-exitC:
+	case <-ctx.Done():
+		proc.Kill(context.WithoutCancel(ctx), syscall.SIGKILL)
+		return 0, ctx.Err()
+	}
 	proc.IO().Wait()
 	code, _, err := st.Result()
 	if err != nil {

@@ -131,7 +131,7 @@ func (c *ctrState) status() corev1.ContainerStatus {
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 	case c.Task.Status == task.Status_RUNNING || c.Task.Status == task.Status_PAUSED:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: started}
-		cs.Ready, cs.Started = true, ptr(true)
+		cs.Ready, cs.Started = c.label(labels.Ready) != "false", ptr(true)
 	case c.Task.Status == task.Status_STOPPED:
 		code := int32(c.Task.ExitStatus)
 		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code), StartedAt: started}
