@@ -85,7 +85,8 @@ func (l *loader) decode(at Object, data []byte, depth int) {
 		return
 	}
 
-	if items, isList := doc["items"]; isList && strings.HasSuffix(h.kind, "List") {
+	// A custom kind may end in "List" too (AllowList); only one with items is a list.
+	if items, hasItems := doc["items"]; h.kind == "List" || hasItems && strings.HasSuffix(h.kind, "List") {
 		l.decodeList(at, where, h, doc, items, depth)
 		return
 	}
