@@ -54,6 +54,7 @@ infra container and a CNI network, and keeps no daemon of its own.`,
 		newLogsCommand(g),
 		newExecCommand(g),
 		newImageCommand(g),
+		newGenerateCommand(g),
 		newVersionCommand(g),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
