@@ -132,7 +132,7 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 		}
 	}
 	if pp.Spec.HostNetwork {
-		ctr, err := r.newInfra(ctx, pp, id, "", lbls, img)
+		ctr, err := r.newInfra(ctx, pp, id, "", withLabels(lbls, labels.PodIP, r.cfg.HostIP), img)
 		return ctr, r.cfg.HostIP, err
 	}
 	nm, err := r.network()
