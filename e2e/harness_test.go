@@ -105,10 +105,15 @@ func (e *Env) Kplay(args ...string) Result {
 	return e.KplayStdin(nil, args...)
 }
 
-// KplayStdin runs kplay with stdin connected to the given reader.
+// KplayStdin runs kplay with stdin connected to the given reader. It fails the test if
+// kplay does not end within 30 s of reading all of stdin.
 func (e *Env) KplayStdin(stdin io.Reader, args ...string) Result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	timeout := commandTimeout
+	if stdin != nil {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := e.command(ctx, args)
 	var stdout, stderr bytes.Buffer
@@ -124,7 +129,7 @@ func (e *Env) KplayStdin(stdin io.Reader, args ...string) Result {
 		e.t.Fatalf("running kplay %s: %v", strings.Join(args, " "), err)
 	}
 	if ctx.Err() != nil {
-		e.t.Fatalf("kplay %s did not finish within %s", strings.Join(args, " "), commandTimeout)
+		e.t.Fatalf("kplay %s did not finish within %s", strings.Join(args, " "), timeout)
 	}
 	return r
 }

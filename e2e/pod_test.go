@@ -156,7 +156,9 @@ spec:
   containers:
   - name: c
     image: busybox
-    command: ["sh", "-c", "echo 'command sees $(FOOBAR)'; env"]
+    # /proc/1/environ (of sh, so tr must not be the last command, which sh would exec) keeps
+    # the order runc passed; sh's own env would print its hash order.
+    command: ["sh", "-c", "echo 'command sees $(FOOBAR)'; tr '\\0' '\\n' < /proc/1/environ; echo end"]
     envFrom:
     - configMapRef:
         name: settings
