@@ -139,11 +139,11 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 	if err != nil {
 		return nil, "", err
 	}
-	ctr, err := r.newInfra(ctx, pp, id, nm.NetNSPath(id), lbls, img)
+	ctr, err := r.newInfra(ctx, pp, id, nm.NetNSPath(r.netID(id)), lbls, img)
 	if err != nil {
 		return nil, "", err
 	}
-	att, err := nm.Setup(ctx, network.Pod{ID: id, Namespace: pp.Namespace, Name: pp.Name, Ports: pp.HostPorts})
+	att, err := nm.Setup(ctx, network.Pod{ID: r.netID(id), Namespace: pp.Namespace, Name: pp.Name, Ports: pp.HostPorts})
 	if err != nil {
 		return ctr, "", fmt.Errorf("setting up the network: %w", err)
 	}
@@ -172,7 +172,7 @@ func (r *Runtime) reclaim(ctx context.Context) error {
 	ids, uids := map[string]bool{}, map[string]bool{}
 	for _, p := range pods {
 		if p.Infra != nil {
-			ids[p.ID] = true
+			ids[r.netID(p.ID)] = true
 		}
 		for _, c := range append(p.Containers, p.Infra) {
 			if c != nil {
@@ -234,7 +234,7 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	}
 	netns := ""
 	if !hostNetwork {
-		netns = r.net.NetNSPath(id)
+		netns = r.net.NetNSPath(r.netID(id))
 	}
 	if err := r.writeEtc(pp, podIP); err != nil {
 		return err

@@ -129,7 +129,7 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 	if p.label(labels.HostNetwork) != "true" {
 		nm, err := r.network()
 		if err == nil {
-			err = nm.Teardown(ctx, network.Pod{ID: p.ID, Namespace: p.Namespace, Name: p.Name, Ports: parsePorts(p.label(labels.Ports))})
+			err = nm.Teardown(ctx, network.Pod{ID: r.netID(p.ID), Namespace: p.Namespace, Name: p.Name, Ports: parsePorts(p.label(labels.Ports))})
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tearing down the network: %w", err))

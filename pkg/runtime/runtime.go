@@ -124,6 +124,11 @@ func podID(namespace, name string) string {
 	return namespace + "_h" + hex.EncodeToString(sum[:])[:16]
 }
 
+// netID is the pod's CNI container ID. CNI IDs are global to the host (they name
+// iptables chains), so the containerd namespace is part of it: two namespaces may hold
+// pods of the same name.
+func (r *Runtime) netID(podID string) string { return r.cfg.Namespace + "_" + podID }
+
 // containerID is the containerd ID of one container of a pod.
 func containerID(pod, container string) string {
 	id := pod + "_" + container
