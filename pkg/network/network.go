@@ -188,6 +188,13 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 			m.del(ctx, m.podNet, pod, nsPath, podIfName),
 			m.del(ctx, m.loopback, pod, nsPath, "lo"),
 		)
+		if err != nil && strings.Contains(err.Error(), "does not exist") {
+			// CNI requires DEL to succeed when what it removes is gone, but the
+			// bridge plugin (1.1.1) fails when its masquerade chain was already
+			// removed, after it released the address and the veth. Finish its
+			// job, including the cached result libcni keeps after a failed DEL.
+			err = m.removeCache(pod.ID)
+		}
 		if err == nil {
 			err = removeMasquerade(NetworkName, pod.ID)
 		}
@@ -265,11 +272,25 @@ func (m *Manager) locked(f func() error) error {
 
 // hasState reports whether anything of the pod's network may still exist
 // besides its namespace pin: a cached ADD or an address reservation.
-func (m *Manager) hasState(id string) bool {
-	for _, name := range []string{
+// cacheNames are libcni's cache entries of a pod, one per network it is attached to.
+func cacheNames(id string) []string {
+	return []string{
 		NetworkName + "-" + id + "-" + podIfName,
 		loopbackNetworkName + "-" + id + "-lo",
-	} {
+	}
+}
+
+func (m *Manager) removeCache(id string) error {
+	for _, name := range cacheNames(id) {
+		if err := os.Remove(filepath.Join(m.cacheDir, "results", name)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manager) hasState(id string) bool {
+	for _, name := range cacheNames(id) {
 		if _, err := os.Stat(filepath.Join(m.cacheDir, "results", name)); err == nil {
 			return true
 		}

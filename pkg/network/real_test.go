@@ -336,6 +336,26 @@ func TestTeardownWithoutNetNSReal(t *testing.T) {
 	n.assertNoTrace(t, pod.ID, att.IP, chains)
 }
 
+// A pod whose masquerade chain someone already removed (a firewall reload) still
+// tears down completely: the bridge plugin's DEL fails on the missing chain.
+func TestTeardownAfterMasqueradeChainRemovedReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	pod := Pod{ID: "kplay-test-nomasq-" + filepath.Base(n.root), Namespace: "default", Name: "nomasq"}
+	att, err := n.Setup(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, chains := podRules(iptablesLines(t), pod.ID, att.IP)
+	if err := removeMasquerade(NetworkName, pod.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Teardown(ctx, pod); err != nil {
+		t.Fatalf("Teardown after the masquerade chain was removed: %v", err)
+	}
+	n.assertNoTrace(t, pod.ID, att.IP, chains)
+}
+
 // Reclaim tears down what a killed kplay left: pods that are not alive lose
 // their network, alive ones keep it.
 func TestReclaimReal(t *testing.T) {
