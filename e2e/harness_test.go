@@ -67,6 +67,7 @@ func newEnv(t *testing.T) *Env {
 		RunRoot:  filepath.Join(dir, "run"),
 		DataRoot: filepath.Join(dir, "data"),
 	}
+	sweepLeftovers()
 	if len(namespaces([]string{e.NS})) > 0 { // left over from an interrupted run
 		e.Kplay("down", "--all", "--timeout=5s")
 		removeNamespace(e.NS)
@@ -84,12 +85,45 @@ func newEnv(t *testing.T) *Env {
 		}
 		if err := removeNamespace(e.NS); err != nil {
 			t.Logf("cleanup: %v", err)
+			leftovers = append(leftovers, e)
+			return
 		}
 		if err := removeIfUnmounted(dir); err != nil {
 			t.Error(err)
 		}
 	})
 	return e
+}
+
+// leftovers are the environments of finished tests whose namespace could not be removed.
+// Their pods would hold IPs that the next test's IPAM (under its own run root) hands out
+// again, so one test's leak would fail every later test; newEnv sweeps them first.
+var leftovers []*Env
+
+// sweepLeftovers removes what earlier tests left behind, by kplay and then by force. The
+// test that left it has already failed with the list of what it left.
+func sweepLeftovers() {
+	for _, e := range leftovers {
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		e.command(ctx, []string{"down", "--all", "--timeout=2s"}).Run()
+		cancel()
+		tasks, _ := lines("ctr", "-n", e.NS, "tasks", "ls", "-q")
+		for _, id := range tasks {
+			exec.Command("ctr", "-n", e.NS, "tasks", "kill", "-s", "SIGKILL", id).Run()
+		}
+		time.Sleep(200 * time.Millisecond)
+		for _, id := range tasks {
+			exec.Command("ctr", "-n", e.NS, "tasks", "rm", "-f", id).Run()
+		}
+		for _, kind := range []string{"containers", "leases"} {
+			if ids, _ := lines("ctr", "-n", e.NS, kind, "ls", "-q"); len(ids) > 0 {
+				exec.Command("ctr", append([]string{"-n", e.NS, kind, "rm"}, ids...)...).Run()
+			}
+		}
+		removeNamespace(e.NS) // once: what survives this is for the suite's final check
+		removeIfUnmounted(e.Dir)
+	}
+	leftovers = nil
 }
 
 func (e *Env) scope() scope {
