@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -38,6 +39,22 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: the end-to-end tests need root (run `make e2e` as root)")
 		return 1
 	}
+	// Two suites at once would share kplay's bridge with separate IPAM directories and
+	// hand out the same pod IPs: take turns.
+	lock, err := os.OpenFile("/run/kplay-e2e.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer lock.Close()
+	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		fmt.Fprintln(os.Stderr, "e2e: another e2e run is in progress on this machine; waiting for it")
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+	}
+
 	tmp, err := os.MkdirTemp("", "kplay-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
