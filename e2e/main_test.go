@@ -92,6 +92,12 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: %v\nRun `make deps` (e2e/env/deps.sh) first.\n", err)
 		return 1
 	}
+	// Every test has its own run root and so its own IPAM directory on the one bridge: pods
+	// already on that bridge (a `make demo` pod, another run's leftovers) hold IPs that the
+	// tests hand out again.
+	if out, _ := exec.Command("ip", "-o", "link", "show", "master", "kplay0").Output(); len(out) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: WARNING: interfaces are already on kplay's bridge; their pods' IPs may collide with the tests' pods:\n%s", out)
+	}
 	if err := warmUp(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: warm-up (one up/down before any test) failed:", err)
 		return 1
