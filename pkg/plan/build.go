@@ -156,9 +156,6 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 		}
 		p.Pods = append(p.Pods, pp)
 	}
-	if err := checkHostPorts(p.Pods); err != nil {
-		return nil, err
-	}
 	p.Warnings = b.warnings
 	return p, nil
 }

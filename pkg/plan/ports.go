@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"fmt"
-
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -37,38 +35,3 @@ func hostPorts(spec *corev1.PodSpec) []HostPort {
 	}
 	return out
 }
-
-// checkHostPorts fails when two pods of one plan claim the same host port and
-// protocol on overlapping addresses; an empty or unspecified hostIP means every
-// address.
-func checkHostPorts(pods []PodPlan) error {
-	type claim struct {
-		pod  string
-		port HostPort
-	}
-	byPort := map[string][]claim{}
-	for _, p := range pods {
-		for _, hp := range p.HostPorts {
-			key := fmt.Sprintf("%d/%s", hp.HostPort, hp.Protocol)
-			for _, c := range byPort[key] {
-				if !overlap(c.port.HostIP, hp.HostIP) {
-					continue
-				}
-				port := key
-				if c.port.HostIP == hp.HostIP && !wildcard(hp.HostIP) {
-					port = hp.HostIP + ":" + key
-				}
-				if c.pod == p.String() {
-					return invalidf("pod %q: containers %q and %q both use hostPort %s", c.pod, c.port.Container, hp.Container, port)
-				}
-				return invalidf("pods %s and %s both use hostPort %s", c.pod, p.String(), port)
-			}
-			byPort[key] = append(byPort[key], claim{p.String(), hp})
-		}
-	}
-	return nil
-}
-
-func wildcard(ip string) bool { return ip == "" || ip == "0.0.0.0" || ip == "::" }
-
-func overlap(a, b string) bool { return wildcard(a) || wildcard(b) || a == b }

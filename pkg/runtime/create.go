@@ -15,7 +15,6 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
-	"github.com/containerd/errdefs"
 	"github.com/gofrs/flock"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
@@ -87,12 +86,6 @@ func parsePorts(s string) []plan.HostPort {
 	return out
 }
 
-// portsClash reports whether two published ports cannot both be bound.
-func portsClash(a, b plan.HostPort) bool {
-	return a.HostPort == b.HostPort && a.Protocol == b.Protocol &&
-		(a.HostIP == "" || b.HostIP == "" || a.HostIP == b.HostIP)
-}
-
 func (r *Runtime) lock(name string) (*flock.Flock, error) {
 	dir := filepath.Join(r.cfg.RunRoot, "locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -105,7 +98,7 @@ func (r *Runtime) lock(name string) (*flock.Flock, error) {
 	return l, nil
 }
 
-// reserve checks that no other kplay pod holds the pod's name or host ports, creates
+// reserve checks that no other pod holds the pod's name or host ports, creates
 // the infra container record and attaches the pod to the network, all under the
 // ports lock: the record is the reservation another `up` sees, and Reclaim (run under
 // the same lock) never takes a network that is being built.
@@ -122,15 +115,6 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 	if other, ok := pods[pp.Namespace+"/"+pp.Name]; ok && other.Infra != nil {
 		return nil, "", fmt.Errorf("pod %s already exists (created by another kplay at the same time?)", other.key())
 	}
-	for _, want := range pp.HostPorts {
-		for _, other := range sortedPods(pods) {
-			for _, held := range parsePorts(other.label(labels.Ports)) {
-				if portsClash(want, held) {
-					return nil, "", fmt.Errorf("%w: hostPort %d/%s is already used by pod %s", errdefs.ErrAlreadyExists, want.HostPort, want.Protocol, other.key())
-				}
-			}
-		}
-	}
 	if pp.Spec.HostNetwork {
 		ctr, err := r.newInfra(ctx, pp, id, "", withLabels(lbls, labels.PodIP, r.cfg.HostIP), img)
 		return ctr, r.cfg.HostIP, err
@@ -139,11 +123,15 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 	if err != nil {
 		return nil, "", err
 	}
-	ctr, err := r.newInfra(ctx, pp, id, nm.NetNSPath(r.netID(id)), lbls, img)
+	npod := network.Pod{ID: r.netID(id), Namespace: pp.Namespace, Name: pp.Name, Ports: pp.HostPorts}
+	if err := nm.CheckPodPorts(npod); err != nil {
+		return nil, "", err
+	}
+	ctr, err := r.newInfra(ctx, pp, id, nm.NetNSPath(npod.ID), lbls, img)
 	if err != nil {
 		return nil, "", err
 	}
-	att, err := nm.Setup(ctx, network.Pod{ID: r.netID(id), Namespace: pp.Namespace, Name: pp.Name, Ports: pp.HostPorts})
+	att, err := nm.Setup(ctx, npod)
 	if err != nil {
 		return ctr, "", fmt.Errorf("setting up the network: %w", err)
 	}
