@@ -19,6 +19,9 @@ const (
 	hostsDir = "/var/lib/kplay-e2e/certs.d"
 	// imagesDir holds deps.sh's docker-save archives of the test images.
 	imagesDir = "/var/lib/kplay-e2e/images"
+	// bridge and subnet are the suite's pod network, apart from kplay's default one.
+	bridge = "kplay-e2e0"
+	subnet = "10.213.128.0/22"
 )
 
 var (
@@ -92,11 +95,10 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: %v\nRun `make deps` (e2e/env/deps.sh) first.\n", err)
 		return 1
 	}
-	// Every test has its own run root and so its own IPAM directory on the one bridge: pods
-	// already on that bridge (a `make demo` pod, another run's leftovers) hold IPs that the
-	// tests hand out again.
-	if out, _ := exec.Command("ip", "-o", "link", "show", "master", "kplay0").Output(); len(out) > 0 {
-		fmt.Fprintf(os.Stderr, "e2e: WARNING: interfaces are already on kplay's bridge; their pods' IPs may collide with the tests' pods:\n%s", out)
+	// Every test has its own run root and so its own IPAM directory on the suite's bridge:
+	// pods already on it (another run's leftovers) hold IPs that the tests hand out again.
+	if out, _ := exec.Command("ip", "-o", "link", "show", "master", bridge).Output(); len(out) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: WARNING: interfaces are already on the suite's bridge %s; their pods' IPs may collide with the tests' pods:\n%s", bridge, out)
 	}
 	if err := warmUp(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: warm-up (one up/down before any test) failed:", err)
@@ -190,6 +192,10 @@ func globalFlags(ns, runRoot, dataRoot string) []string {
 		"--run-root=" + runRoot,
 		"--data-root=" + dataRoot,
 		"--hosts-dir=" + hostsDir,
+		// The suite's own network, so pods a user runs on kplay's default bridge
+		// (make demo) and the tests never hand out the same addresses.
+		"--bridge=" + bridge,
+		"--subnet=" + subnet,
 	}
 }
 

@@ -16,6 +16,7 @@ type globalOptions struct {
 	DataRoot   string // persistent data: logs, volumes, claims, IPAM
 	CNIPath    []string
 	Subnet     string
+	Bridge     string
 	InfraImage string
 }
 
@@ -45,6 +46,7 @@ infra container and a CNI network, and keeps no daemon of its own.`,
 	f.StringVar(&g.DataRoot, "data-root", "/var/lib/kplay", "directory for persistent data (logs, volumes, claims)")
 	f.StringSliceVar(&g.CNIPath, "cni-path", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directories searched for CNI plugins")
 	f.StringVar(&g.Subnet, "subnet", "10.213.0.0/22", "subnet of kplay's pod network")
+	f.StringVar(&g.Bridge, "bridge", "kplay0", "host bridge of kplay's pod network; kplays with different --run-root need their own bridge and subnet")
 	f.StringVar(&g.InfraImage, "infra-image", "", "registry image for the pod infra container (default: kplay's built-in pause)")
 
 	root.AddCommand(

@@ -40,6 +40,7 @@ func connect(ctx context.Context, g *globalOptions, progress io.Writer) (*runtim
 		Network: network.Config{
 			PluginDirs: g.CNIPath,
 			Subnet:     g.Subnet,
+			Bridge:     g.Bridge,
 			RunRoot:    g.RunRoot,
 		},
 		Progress: progress,

@@ -37,6 +37,8 @@ const (
 	// VolumeDataHash is the plan's hash over configMap and secret volume contents,
 	// which are updated in place rather than recreating the pod.
 	VolumeDataHash = prefix + "volume-data-hash"
+	// PodLabels is the pod's own metadata.labels as JSON, on the infra container.
+	PodLabels = prefix + "pod.labels"
 	// Ready is "false" on a container whose readiness kplay has not seen pass (it has
 	// a readiness or startup probe), "true" once `up --wait` saw it pass.
 	Ready = prefix + "ready"

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -205,6 +206,7 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 		labels.HostNetwork, strconv.FormatBool(hostNetwork),
 		labels.Claims, claimsLabel(pp),
 		labels.VolumeDataHash, pp.VolumeDataHash,
+		labels.PodLabels, podLabelsJSON(pp.Labels),
 	)
 	var infraImg client.Image
 	if r.cfg.InfraImage != "" {
@@ -253,6 +255,16 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 		idx++
 	}
 	return nil
+}
+
+// podLabelsJSON keeps the pod's labels for ps. containerd caps a label at 4 KiB; a
+// pod with more labels than that shows none rather than failing.
+func podLabelsJSON(l map[string]string) string {
+	b, err := json.Marshal(l)
+	if err != nil || len(l) == 0 || len(b) > 4000 {
+		return ""
+	}
+	return string(b)
 }
 
 func claimsLabel(pp *plan.PodPlan) string {

@@ -86,7 +86,14 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 	pspec.Args = o.Args
 	pspec.Terminal = o.TTY
 
-	ioOpts := []cio.Opt{cio.WithStreams(o.Stdin, o.Stdout, o.Stderr)}
+	// cio copies stdin into the process but never tells the shim it ended; a pipe lets
+	// kplay close the process's stdin when the user's input ends, as `kubectl exec -i` does.
+	var stdin io.Reader
+	var stdinW *io.PipeWriter
+	if o.Stdin != nil {
+		stdin, stdinW = io.Pipe()
+	}
+	ioOpts := []cio.Opt{cio.WithStreams(stdin, o.Stdout, o.Stderr)}
 	if o.TTY {
 		ioOpts = append(ioOpts, cio.WithTerminal)
 		if f, ok := o.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -109,6 +116,13 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 	}
 	if err := proc.Start(ctx); err != nil {
 		return 0, fmt.Errorf("exec in container %q: %w", c.label(labels.Container), err)
+	}
+	if stdinW != nil {
+		go func() {
+			io.Copy(stdinW, o.Stdin)
+			proc.CloseIO(ctx, client.WithStdinCloser)
+			stdinW.Close()
+		}()
 	}
 	if o.TTY {
 		if f, ok := o.Stdout.(*os.File); ok {

@@ -68,7 +68,15 @@ func (r *Runtime) Down(ctx context.Context, sel Selector, o DownOptions) ([]PodR
 			victims = append(victims, p)
 		}
 	}
-	return r.removeAll(ctx, victims, o), nil
+	results := r.removeAll(ctx, victims, o)
+	if sel.All {
+		// Also what a killed kplay left half-made: networks and pod directories
+		// whose pod has no container.
+		if err := r.reclaim(ctx); err != nil {
+			return results, fmt.Errorf("releasing what removed pods left: %w", err)
+		}
+	}
+	return results, nil
 }
 
 // removeAll removes pods in parallel and reports one result per pod.

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -16,8 +17,8 @@ import (
 )
 
 // List reports every kplay pod as the API server would: a corev1.Pod with status
-// filled from containerd. Labels the files set on the pod are not kept, so
-// metadata.labels only carries kplay's own facts as annotations.
+// filled from containerd; kplay's own facts (owner, source file, spec hash, ports)
+// are annotations.
 func (r *Runtime) List(ctx context.Context) ([]corev1.Pod, error) {
 	pods, err := r.pods(r.context(ctx))
 	if err != nil {
@@ -36,6 +37,9 @@ func (r *Runtime) pod(p *podState) corev1.Pod {
 	pod.Name, pod.Namespace = p.Name, p.Namespace
 	pod.UID = types.UID(p.label(labels.PodUID))
 	pod.CreationTimestamp = metav1.NewTime(p.created())
+	if l := p.label(labels.PodLabels); l != "" {
+		json.Unmarshal([]byte(l), &pod.Labels)
+	}
 	pod.Annotations = map[string]string{}
 	for _, k := range []string{labels.Owner, labels.Source, labels.SpecHash, labels.Ports} {
 		if v := p.label(k); v != "" {
