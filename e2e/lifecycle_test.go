@@ -455,3 +455,37 @@ func TestTwoUpsOfDifferentFilesRunSideBySide(t *testing.T) {
 		ips[p.Status.PodIP] = n
 	}
 }
+
+func TestTwoUpsOfTheSameFileBothSucceed(t *testing.T) {
+	e := newEnv(t)
+	f := e.Manifest(deployment(3, "same"))
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for i := 0; i < 2; i++ {
+		c := e.command(t.Context(), []string{"up", "-q", "-f", f})
+		out := &strings.Builder{}
+		c.Stdout, c.Stderr = out, out
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, c), append(outs, out)
+	}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Errorf("up %d of the same file beside another: %v\n%s", i+1, err, outs[i])
+		}
+	}
+	// Each pod was created by one of them; the other left it alone.
+	for _, n := range []string{"web-0", "web-1", "web-2"} {
+		e.WaitRunning(n)
+		created := 0
+		for _, out := range outs {
+			if strings.Contains(out.String(), "pod/"+n+" created") {
+				created++
+			}
+		}
+		if created != 1 {
+			t.Errorf("pod %s created by %d of the two ups:\n%s\n%s", n, created, outs[0], outs[1])
+		}
+	}
+}

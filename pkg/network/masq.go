@@ -71,3 +71,87 @@ func iptables(args ...string) error {
 	}
 	return nil
 }
+
+// removeLeftoverRules deletes what plugins cut short left of a pod: nat rules commented
+// with its ID (portmap's DNAT jump, the bridge's masquerade jump), the per-pod chains
+// they jump to, and the firewall plugin's CNI-FORWARD rules for its addresses. A DEL
+// removes these itself only with the ADD result, which libcni has not cached when
+// kplay was killed during the ADD.
+func removeLeftoverRules(id string, ips []string) error {
+	out, err := exec.Command("iptables", "--wait", "-t", "nat", "-S").Output()
+	if err != nil {
+		return fmt.Errorf("listing nat rules: %w", err)
+	}
+	comment := `id: \"` + id + `\"`
+	chains := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, "-A ") || !strings.Contains(line, comment) {
+			continue
+		}
+		args := splitRule(line[len("-A "):])
+		if target := valueOf(args, "-j"); strings.HasPrefix(target, "CNI-") && !strings.HasPrefix(target, "CNI-HOSTPORT-") {
+			chains[target] = true
+		}
+		if err := iptables(append([]string{"-t", "nat", "-D"}, args...)...); err != nil {
+			return err
+		}
+	}
+	for chain := range chains {
+		if err := iptables("-t", "nat", "-F", chain); err != nil {
+			return err
+		}
+		if err := iptables("-t", "nat", "-X", chain); err != nil {
+			return err
+		}
+	}
+	out, err = exec.Command("iptables", "--wait", "-t", "filter", "-S", "CNI-FORWARD").Output()
+	if err != nil {
+		return nil // no firewall chain: nothing of the pod in it
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, "-A ") {
+			continue
+		}
+		args := splitRule(line[len("-A "):])
+		for _, ip := range ips {
+			if valueOf(args, "-s") == ip+"/32" || valueOf(args, "-d") == ip+"/32" {
+				if err := iptables(append([]string{"-t", "filter", "-D"}, args...)...); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// splitRule splits a rule as `iptables -S` prints it into arguments: words, with
+// double-quoted words (comments) unquoted.
+func splitRule(s string) []string {
+	var args []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case c == '"':
+			quoted, inWord = !quoted, true
+		case c == ' ' && !quoted:
+			if inWord {
+				args = append(args, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		args = append(args, cur.String())
+	}
+	return args
+}

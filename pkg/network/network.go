@@ -183,6 +183,14 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 	// A DEL cut short leaks rules and addresses: finish it even if the caller gives up.
 	ctx = context.WithoutCancel(ctx)
 	err := m.locked(func() error {
+		// Without a cached ADD result (kplay was killed during the ADD) DEL cannot
+		// tell the plugins the pod's address; remember it from the reservation.
+		var leftoverIPs []string
+		cached := m.hasCache(pod.ID)
+		if !cached {
+			owners, _ := m.reservations()
+			leftoverIPs = owners[pod.ID]
+		}
 		// Reverse order of Setup; both run so one failure does not leak the other.
 		err := errors.Join(
 			m.del(ctx, m.podNet, pod, nsPath, podIfName),
@@ -197,6 +205,9 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 		}
 		if err == nil {
 			err = removeMasquerade(NetworkName, pod.ID)
+		}
+		if err == nil && !cached {
+			err = removeLeftoverRules(pod.ID, leftoverIPs)
 		}
 		return err
 	})
@@ -280,6 +291,16 @@ func cacheNames(id string) []string {
 	}
 }
 
+// hasCache reports whether libcni cached an ADD result of the pod.
+func (m *Manager) hasCache(id string) bool {
+	for _, name := range cacheNames(id) {
+		if _, err := os.Stat(filepath.Join(m.cacheDir, "results", name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Manager) removeCache(id string) error {
 	for _, name := range cacheNames(id) {
 		if err := os.Remove(filepath.Join(m.cacheDir, "results", name)); err != nil && !os.IsNotExist(err) {
@@ -290,10 +311,8 @@ func (m *Manager) removeCache(id string) error {
 }
 
 func (m *Manager) hasState(id string) bool {
-	for _, name := range cacheNames(id) {
-		if _, err := os.Stat(filepath.Join(m.cacheDir, "results", name)); err == nil {
-			return true
-		}
+	if m.hasCache(id) {
+		return true
 	}
 	owners, _ := m.reservations()
 	_, ok := owners[id]

@@ -356,6 +356,28 @@ func TestTeardownAfterMasqueradeChainRemovedReal(t *testing.T) {
 	n.assertNoTrace(t, pod.ID, att.IP, chains)
 }
 
+// A kplay killed during CNI ADD leaves the plugins' rules but no cached result;
+// teardown still removes every rule of the pod.
+func TestTeardownWithoutCachedResultReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	pod := Pod{ID: "kplay-test-nocache-" + filepath.Base(n.root), Namespace: "default", Name: "nocache", Ports: []plan.HostPort{
+		{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP},
+	}}
+	att, err := n.Setup(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, chains := podRules(iptablesLines(t), pod.ID, att.IP)
+	if err := n.removeCache(pod.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Teardown(ctx, Pod{ID: pod.ID}); err != nil {
+		t.Fatal(err)
+	}
+	n.assertNoTrace(t, pod.ID, att.IP, chains)
+}
+
 // Reclaim tears down what a killed kplay left: pods that are not alive lose
 // their network, alive ones keep it.
 func TestReclaimReal(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
 	"github.com/gofrs/flock"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
@@ -114,7 +115,10 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 		return nil, "", err
 	}
 	if other, ok := pods[pp.Namespace+"/"+pp.Name]; ok && other.Infra != nil {
-		return nil, "", fmt.Errorf("pod %s already exists (created by another kplay at the same time?)", other.key())
+		if other.label(labels.SpecHash) == pp.Hash {
+			return nil, "", errCreatedElsewhere
+		}
+		return nil, "", fmt.Errorf("%w: pod %s was just created by another kplay with a different spec", errdefs.ErrAlreadyExists, other.key())
 	}
 	if pp.Spec.HostNetwork {
 		ctr, err := r.newInfra(ctx, pp, id, "", withLabels(lbls, labels.PodIP, r.cfg.HostIP), img)
@@ -191,11 +195,16 @@ func (r *Runtime) reclaim(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// errCreatedElsewhere says that another `up` running at the same time created the
+// same pod with the same spec: this run leaves it to that one.
+var errCreatedElsewhere = errors.New("created by another kplay at the same time")
+
 // images are the pulled images of one up, by reference as written.
 type images map[string]client.Image
 
-// createPod creates and starts one pod. On error the caller removes what was created.
-func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) error {
+// createPod creates and starts one pod. reserved says whether this run created the
+// pod's infra container: on error, the caller removes such a pod again, and only such.
+func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) (reserved bool, err error) {
 	id := podID(pp.Namespace, pp.Name)
 	hostNetwork := pp.Spec.HostNetwork
 	base := podLabels(pp)
@@ -216,27 +225,27 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	// reclaim removes.
 	infra, podIP, err := r.reserve(ctx, pp, id, infraLabels, infraImg)
 	if err != nil {
-		return err
+		return false, err
 	}
 	volPaths, err := r.vol.Prepare(pp)
 	if err != nil {
-		return fmt.Errorf("preparing volumes: %w", err)
+		return true, fmt.Errorf("preparing volumes: %w", err)
 	}
 	netns := ""
 	if !hostNetwork {
 		netns = r.net.NetNSPath(r.netID(id))
 	}
 	if err := r.writeEtc(pp, podIP); err != nil {
-		return err
+		return true, err
 	}
 	ns, err := r.startInfra(ctx, pp, infra, netns)
 	if err != nil {
-		return err
+		return true, err
 	}
 	idx := 0
 	for i := range pp.InitContainers {
 		if err := r.runInit(ctx, pp, &pp.InitContainers[i], idx, podIP, ns, volPaths, imgs, base, id); err != nil {
-			return err
+			return true, err
 		}
 		idx++
 	}
@@ -244,17 +253,17 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 		c := &pp.Containers[i]
 		ctr, t, err := r.createContainer(ctx, pp, c, idx, podIP, ns, volPaths, imgs, base, id)
 		if err != nil {
-			return fmt.Errorf("container %q: %w", c.Name, err)
+			return true, fmt.Errorf("container %q: %w", c.Name, err)
 		}
 		if err := t.Start(ctx); err != nil {
-			return fmt.Errorf("container %q: starting: %w", c.Name, err)
+			return true, fmt.Errorf("container %q: starting: %w", c.Name, err)
 		}
 		if err := r.setRestartLabels(ctx, ctr, pp.UID, c.Name, pp.Spec.RestartPolicy); err != nil {
-			return fmt.Errorf("container %q: %w", c.Name, err)
+			return true, fmt.Errorf("container %q: %w", c.Name, err)
 		}
 		idx++
 	}
-	return nil
+	return true, nil
 }
 
 // podLabelsJSON keeps the pod's labels for ps. containerd caps a label at 4 KiB; a

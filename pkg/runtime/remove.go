@@ -88,13 +88,30 @@ func (r *Runtime) removeAll(ctx context.Context, pods []*podState, o DownOptions
 		go func() {
 			defer wg.Done()
 			results[i] = PodResult{Namespace: p.Namespace, Name: p.Name, Action: Removed}
-			if err := r.removePod(ctx, p, o); err != nil {
+			if err := r.removeLocked(ctx, p, o); err != nil {
 				results[i].Action, results[i].Err = Failed, fmt.Errorf("removing pod %s: %w", p.key(), err)
 			}
 		}()
 	}
 	wg.Wait()
 	return results
+}
+
+// removeLocked removes a pod under its lock, as it is once any `up` creating it is done.
+func (r *Runtime) removeLocked(ctx context.Context, p *podState, o DownOptions) error {
+	l, err := r.lock("pod-" + p.ID)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	pods, err := r.pods(ctx)
+	if err != nil {
+		return err
+	}
+	if p = pods[p.key()]; p == nil {
+		return nil
+	}
+	return r.removePod(ctx, p, o)
 }
 
 // removePod stops and deletes every container of a pod, then its namespaces, network,

@@ -37,6 +37,7 @@ type PodResult struct {
 	Namespace, Name string
 	Action          Action
 	Err             error
+	reserved        bool // up created the pod's infra container in this run
 }
 
 // UpOptions control how up converges.
@@ -144,37 +145,29 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 		return nil, err
 	}
 
-	recreated := map[string]bool{}
-	for _, res := range r.removeAll(ctx, replace, DownOptions{}) {
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		recreated[res.Namespace+"/"+res.Name] = true
-	}
 	for _, res := range r.removeAll(ctx, stale, DownOptions{}) {
 		results = append(results, res)
 	}
-
-	created := r.createAll(ctx, create, imgs, o)
+	replacing := map[string]bool{}
+	for _, st := range replace {
+		replacing[st.key()] = true
+	}
+	created := r.createAll(ctx, create, replacing, imgs, o)
 	var failed []error
-	var done []*podState
 	for _, res := range created {
 		if res.Err != nil {
 			failed = append(failed, res.Err)
 			continue
 		}
-		if recreated[res.Namespace+"/"+res.Name] {
-			res.Action = Recreated
-		}
-		done = append(done, &podState{Namespace: res.Namespace, Name: res.Name})
 		results = append(results, res)
 	}
 	if len(failed) > 0 {
-		// Roll back everything this run created, so a failed up leaves nothing half-made.
+		// Roll back the pods this run created, so a failed up leaves nothing
+		// half-made, and nothing that another kplay made meanwhile is touched.
 		if pods, err := r.pods(ctx); err == nil {
 			var undo []*podState
 			for _, res := range created {
-				if st := pods[res.Namespace+"/"+res.Name]; st != nil {
+				if st := pods[res.Namespace+"/"+res.Name]; st != nil && res.reserved {
 					undo = append(undo, st)
 				}
 			}
@@ -205,6 +198,50 @@ func (r *Runtime) updateVolumes(ctx context.Context, pp *plan.PodPlan, st *podSt
 func withVolumeHash(c containers.Container, hash string) containers.Container {
 	c.Labels = withLabels(c.Labels, labels.VolumeDataHash, hash)
 	return c
+}
+
+// replacePod creates a pod under its lock, first removing the version that exists
+// when replace is set. The lock makes a second `up` of the same pod wait, and then see
+// the pod as this one left it, instead of taking a pod mid-creation for a broken one.
+func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool, imgs images) PodResult {
+	res := PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Created}
+	key := pp.Namespace + "/" + pp.Name
+	fail := func(err error) PodResult {
+		res.Action, res.Err = Failed, fmt.Errorf("creating pod %s: %w", key, err)
+		return res
+	}
+	l, err := r.lock("pod-" + podID(pp.Namespace, pp.Name))
+	if err != nil {
+		return fail(err)
+	}
+	defer l.Unlock()
+	pods, err := r.pods(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if st := pods[key]; st != nil {
+		if !replace {
+			// Another kplay created it since this one looked.
+			if st.label(labels.SpecHash) == pp.Hash {
+				res.Action = Unchanged
+				return res
+			}
+			return fail(fmt.Errorf("%w: another kplay just created it with a different spec", errdefs.ErrAlreadyExists))
+		}
+		if err := r.removePod(ctx, st, DownOptions{}); err != nil {
+			return fail(fmt.Errorf("removing the old version: %w", err))
+		}
+		res.Action = Recreated
+	}
+	reserved, err := r.createPod(ctx, pp, imgs)
+	res.reserved = reserved
+	switch {
+	case errors.Is(err, errCreatedElsewhere):
+		res.Action = Unchanged
+	case err != nil:
+		return fail(err)
+	}
+	return res
 }
 
 // pull makes every image the pods need available, each once, in parallel.
@@ -240,8 +277,9 @@ func (r *Runtime) pull(ctx context.Context, pods []*plan.PodPlan, override image
 	return images(got), nil
 }
 
-// createAll creates pods with a bounded worker pool.
-func (r *Runtime) createAll(ctx context.Context, pods []*plan.PodPlan, imgs images, o UpOptions) []PodResult {
+// createAll creates pods with a bounded worker pool; the pods in replacing are
+// removed first.
+func (r *Runtime) createAll(ctx context.Context, pods []*plan.PodPlan, replacing map[string]bool, imgs images, o UpOptions) []PodResult {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = 4
@@ -255,11 +293,7 @@ func (r *Runtime) createAll(ctx context.Context, pods []*plan.PodPlan, imgs imag
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i] = PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Created}
-			if err := r.createPod(ctx, pp, imgs); err != nil {
-				results[i].Action = Failed
-				results[i].Err = fmt.Errorf("creating pod %s/%s: %w", pp.Namespace, pp.Name, err)
-			}
+			results[i] = r.replacePod(ctx, pp, replacing[pp.Namespace+"/"+pp.Name], imgs)
 		}()
 	}
 	wg.Wait()
