@@ -47,6 +47,9 @@ const (
 	// RestartPolicy is the pod's restartPolicy, kept so ps can tell Error from CrashLoopBackOff.
 	RestartPolicy = prefix + "restart-policy"
 
+	// LeasePID is the process ID of the kplay that holds a containerd lease.
+	LeasePID = prefix + "pid"
+
 	RoleInfra = "infra"
 	RoleInit  = "init"
 	RoleApp   = "app"

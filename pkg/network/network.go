@@ -186,7 +186,7 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 		// Without a cached ADD result (kplay was killed during the ADD) DEL cannot
 		// tell the plugins the pod's address; remember it from the reservation.
 		var leftoverIPs []string
-		cached := m.hasCache(pod.ID)
+		cached := m.cached(NetworkName + "-" + pod.ID + "-" + podIfName)
 		if !cached {
 			owners, _ := m.reservations()
 			leftoverIPs = owners[pod.ID]
@@ -291,14 +291,19 @@ func cacheNames(id string) []string {
 	}
 }
 
-// hasCache reports whether libcni cached an ADD result of the pod.
+// hasCache reports whether libcni cached an ADD result of the pod, on any network.
 func (m *Manager) hasCache(id string) bool {
 	for _, name := range cacheNames(id) {
-		if _, err := os.Stat(filepath.Join(m.cacheDir, "results", name)); err == nil {
+		if m.cached(name) {
 			return true
 		}
 	}
 	return false
+}
+
+func (m *Manager) cached(name string) bool {
+	_, err := os.Stat(filepath.Join(m.cacheDir, "results", name))
+	return err == nil
 }
 
 func (m *Manager) removeCache(id string) error {

@@ -176,6 +176,9 @@ func (r *Runtime) reclaim(ctx context.Context) error {
 	if err := nm.Reclaim(ctx, func(id string) bool { return ids[id] }); err != nil {
 		return err
 	}
+	if err := r.reclaimLeases(ctx); err != nil {
+		return err
+	}
 	// Pod directories whose pod has no container left: a killed up or down.
 	var errs []error
 	for _, root := range []string{filepath.Join(r.cfg.RunRoot, "pods"), filepath.Join(r.cfg.DataRoot, "pods")} {

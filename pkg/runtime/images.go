@@ -14,7 +14,12 @@ func (r *Runtime) Images(ctx context.Context) ([]image.Info, error) {
 
 // LoadImages imports a docker-save or OCI archive and unpacks it.
 func (r *Runtime) LoadImages(ctx context.Context, archive io.Reader) ([]string, error) {
-	return image.Load(r.context(ctx), r.client, archive, r.cfg.Progress)
+	ctx, release, err := r.withLease(r.context(ctx))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return image.Load(ctx, r.client, archive, r.cfg.Progress)
 }
 
 // RemoveImages removes images by reference.

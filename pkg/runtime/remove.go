@@ -69,12 +69,10 @@ func (r *Runtime) Down(ctx context.Context, sel Selector, o DownOptions) ([]PodR
 		}
 	}
 	results := r.removeAll(ctx, victims, o)
-	if sel.All {
-		// Also what a killed kplay left half-made: networks and pod directories
-		// whose pod has no container.
-		if err := r.reclaim(ctx); err != nil {
-			return results, fmt.Errorf("releasing what removed pods left: %w", err)
-		}
+	// Also what a killed kplay left half-made: networks, pod directories and leases
+	// whose pod or process is gone.
+	if err := r.reclaim(ctx); err != nil {
+		return results, fmt.Errorf("releasing what killed kplay runs left: %w", err)
 	}
 	return results, nil
 }

@@ -140,6 +140,11 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 			}
 		}
 	}
+	ctx, release, err := r.withLease(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	imgs, err := r.pull(ctx, create, o.Pull)
 	if err != nil {
 		return nil, err
