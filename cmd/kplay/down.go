@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -41,17 +42,13 @@ before SIGKILL. PersistentVolumeClaim data stays unless --volumes.`,
 				}
 				down.Timeout = &d
 			}
-			ctx := cmd.Context()
-			rt, err := connect(ctx, g, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			results, err := rt.Down(ctx, sel, down)
-			if err != nil {
-				return err
-			}
-			return printResults(cmd.OutOrStdout(), results)
+			return withRuntime(cmd, g, cmd.ErrOrStderr(), func(ctx context.Context, rt *runtime.Runtime) error {
+				results, err := rt.Down(ctx, sel, down)
+				if err != nil {
+					return err
+				}
+				return printResults(cmd.OutOrStdout(), results)
+			})
 		},
 	}
 	f := cmd.Flags()

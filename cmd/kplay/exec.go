@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -22,27 +23,23 @@ user, environment and working directory. kplay exits with the command's exit cod
 			if len(args) < 2 || dash != 1 {
 				return usageError{fmt.Errorf("usage: kplay exec POD [-c CONTAINER] -- COMMAND [ARGS...]")}
 			}
-			ctx := cmd.Context()
-			rt, err := connect(ctx, g, nil)
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			var in io.Reader
-			if stdin {
-				in = cmd.InOrStdin()
-			}
-			code, err := rt.Exec(ctx, runtime.ExecOptions{
-				Namespace: namespace, Pod: args[0], Container: container, Args: args[1:],
-				Stdin: in, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), TTY: tty,
+			return withRuntime(cmd, g, nil, func(ctx context.Context, rt *runtime.Runtime) error {
+				var in io.Reader
+				if stdin {
+					in = cmd.InOrStdin()
+				}
+				code, err := rt.Exec(ctx, runtime.ExecOptions{
+					Namespace: namespace, Pod: args[0], Container: container, Args: args[1:],
+					Stdin: in, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), TTY: tty,
+				})
+				if err != nil {
+					return err
+				}
+				if code != 0 {
+					return exitError{code}
+				}
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitError{code}
-			}
-			return nil
 		},
 	}
 	f := cmd.Flags()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kplay-dev/kplay/pkg/runtime"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/duration"
 )
@@ -37,20 +40,16 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			ctx := cmd.Context()
-			rt, err := connect(ctx, g, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			names, err := rt.LoadImages(ctx, in)
-			if err != nil {
-				return fmt.Errorf("loading %s: %w", input, err)
-			}
-			for _, n := range names {
-				fmt.Fprintln(cmd.OutOrStdout(), "Loaded image:", n)
-			}
-			return nil
+			return withRuntime(cmd, g, cmd.ErrOrStderr(), func(ctx context.Context, rt *runtime.Runtime) error {
+				names, err := rt.LoadImages(ctx, in)
+				if err != nil {
+					return fmt.Errorf("loading %s: %w", input, err)
+				}
+				for _, n := range names {
+					fmt.Fprintln(cmd.OutOrStdout(), "Loaded image:", n)
+				}
+				return nil
+			})
 		},
 	}
 	load.Flags().StringVarP(&input, "input", "i", "", "archive to read, - for stdin")
@@ -60,27 +59,23 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		Short: "List images",
 		Args:  argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			rt, err := connect(ctx, g, nil)
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			infos, err := rt.Images(ctx)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 3, 0, 3, ' ', 0)
-			fmt.Fprintln(w, "IMAGE\tDIGEST\tSIZE\tCREATED")
-			for _, i := range infos {
-				digest := i.Digest
-				if len(digest) > 19 {
-					digest = digest[:19]
+			return withRuntime(cmd, g, nil, func(ctx context.Context, rt *runtime.Runtime) error {
+				infos, err := rt.Images(ctx)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\n", i.Name, digest,
-					resource.NewQuantity(i.Size, resource.BinarySI).String(), duration.HumanDuration(time.Since(i.Created)))
-			}
-			return w.Flush()
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 3, 0, 3, ' ', 0)
+				fmt.Fprintln(w, "IMAGE\tDIGEST\tSIZE\tCREATED")
+				for _, i := range infos {
+					digest := i.Digest
+					if len(digest) > 19 {
+						digest = digest[:19]
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\n", i.Name, digest,
+						resource.NewQuantity(i.Size, resource.BinarySI).String(), duration.HumanDuration(time.Since(i.Created)))
+				}
+				return w.Flush()
+			})
 		},
 	}
 	rm := &cobra.Command{
@@ -88,13 +83,9 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove images",
 		Args:  argsUsage(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			rt, err := connect(ctx, g, nil)
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			return rt.RemoveImages(ctx, args)
+			return withRuntime(cmd, g, nil, func(ctx context.Context, rt *runtime.Runtime) error {
+				return rt.RemoveImages(ctx, args)
+			})
 		},
 	}
 	cmd.AddCommand(load, ls, rm)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"github.com/spf13/cobra"
+
+	"github.com/kplay-dev/kplay/pkg/runtime"
 
 	"github.com/kplay-dev/kplay/pkg/logs"
 )
@@ -23,26 +26,22 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 		Long:  "Print a container's logs. With one container in the pod, -c is optional, as with kubectl.",
 		Args:  argsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			rt, err := connect(ctx, g, nil)
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			lf, err := rt.Log(ctx, o.Namespace, args[0], o.Container)
-			if err != nil {
-				return err
-			}
-			path := lf.Path
-			if o.Previous {
-				path = logs.Previous(path)
-			}
-			return logs.Read(ctx, path, logs.ReadOptions{
-				Follow:     o.Follow && !o.Previous,
-				Tail:       o.Tail,
-				Timestamps: o.Timestamps,
-				Running:    lf.Running,
-			}, cmd.OutOrStdout(), nil)
+			return withRuntime(cmd, g, nil, func(ctx context.Context, rt *runtime.Runtime) error {
+				lf, err := rt.Log(ctx, o.Namespace, args[0], o.Container)
+				if err != nil {
+					return err
+				}
+				path := lf.Path
+				if o.Previous {
+					path = logs.Previous(path)
+				}
+				return logs.Read(ctx, path, logs.ReadOptions{
+					Follow:     o.Follow && !o.Previous,
+					Tail:       o.Tail,
+					Timestamps: o.Timestamps,
+					Running:    lf.Running,
+				}, cmd.OutOrStdout(), nil)
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kplay-dev/kplay/pkg/runtime"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
@@ -26,22 +29,18 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 			default:
 				return usageError{fmt.Errorf("unknown output format %q: use wide, json or yaml", output)}
 			}
-			ctx := cmd.Context()
-			rt, err := connect(ctx, g, nil)
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			pods, err := rt.List(ctx)
-			if err != nil {
-				return err
-			}
-			if output == "json" || output == "yaml" {
-				list := &corev1.PodList{Items: pods}
-				list.APIVersion, list.Kind = "v1", "List"
-				return printObject(cmd.OutOrStdout(), output, list)
-			}
-			return printPods(cmd.OutOrStdout(), pods, output == "wide", time.Now())
+			return withRuntime(cmd, g, nil, func(ctx context.Context, rt *runtime.Runtime) error {
+				pods, err := rt.List(ctx)
+				if err != nil {
+					return err
+				}
+				if output == "json" || output == "yaml" {
+					list := &corev1.PodList{Items: pods}
+					list.APIVersion, list.Kind = "v1", "List"
+					return printObject(cmd.OutOrStdout(), output, list)
+				}
+				return printPods(cmd.OutOrStdout(), pods, output == "wide", time.Now())
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, json or yaml")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/containerd/log"
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/kplay-dev/kplay/pkg/network"
@@ -47,6 +48,17 @@ func connect(ctx context.Context, g *globalOptions, progress io.Writer) (*runtim
 		TTY:      tty,
 		Warn:     func(s string) { fmt.Fprintln(os.Stderr, "Warning:", s) },
 	})
+}
+
+// withRuntime connects with the global flags, runs fn and closes the connection.
+func withRuntime(cmd *cobra.Command, g *globalOptions, progress io.Writer, fn func(context.Context, *runtime.Runtime) error) error {
+	ctx := cmd.Context()
+	rt, err := connect(ctx, g, progress)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	return fn(ctx, rt)
 }
 
 // parseDuration reads a kubectl-style duration; a bare number means seconds.

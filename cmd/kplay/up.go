@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -134,23 +135,19 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) err
 	if o.Quiet {
 		progress = nil
 	}
-	ctx := cmd.Context()
-	rt, err := connect(ctx, g, progress)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
-	results, err := rt.Up(ctx, p, runtime.UpOptions{Replace: o.Replace, ForceRecreate: o.Force, Pull: policy})
-	if err != nil {
-		return err
-	}
-	if err := printResults(cmd.OutOrStdout(), results); err != nil {
-		return err
-	}
-	if o.Wait {
-		return rt.Wait(ctx, p, timeout)
-	}
-	return nil
+	return withRuntime(cmd, g, progress, func(ctx context.Context, rt *runtime.Runtime) error {
+		results, err := rt.Up(ctx, p, runtime.UpOptions{Replace: o.Replace, ForceRecreate: o.Force, Pull: policy})
+		if err != nil {
+			return err
+		}
+		if err := printResults(cmd.OutOrStdout(), results); err != nil {
+			return err
+		}
+		if o.Wait {
+			return rt.Wait(ctx, p, timeout)
+		}
+		return nil
+	})
 }
 
 // pullPolicy maps --pull to a Kubernetes imagePullPolicy.
