@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kplay-dev/kplay/pkg/runtime"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/duration"
 )
 
@@ -72,7 +71,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 						digest = digest[:19]
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\n", i.Name, digest,
-						resource.NewQuantity(i.Size, resource.BinarySI).String(), duration.HumanDuration(time.Since(i.Created)))
+						humanSize(i.Size), duration.HumanDuration(time.Since(i.Created)))
 				}
 				return w.Flush()
 			})
@@ -90,4 +89,18 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.AddCommand(load, ls, rm)
 	return cmd
+}
+
+// humanSize shows a size as docker and podman do: 1.1MB, 23.4kB.
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	f, u := float64(n), 0
+	for f >= 1000 && u < len(units)-1 {
+		f /= 1000
+		u++
+	}
+	if u == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%.1f%s", f, units[u])
 }
