@@ -73,7 +73,7 @@ var (
 		{"initContainers", supported, "run in order before the app containers; sidecars (restartPolicy: Always) are rejected", nil},
 		{"containers", supported, "", nil},
 		{"ephemeralContainers", rejected, "added only through the API server's ephemeralcontainers subresource", nil},
-		{"restartPolicy", supported, "Always, OnFailure or Never; Deployments need Always", nil},
+		{"restartPolicy", supported, "Always, OnFailure or Never; Deployments need Always. On containerd 1.6 OnFailure acts as Never, with a warning", nil},
 		{"terminationGracePeriodSeconds", supported, "time between the stop signal and SIGKILL (default 30)", nil},
 		{"activeDeadlineSeconds", ignored, "kplay does not stop pods after a deadline", nil},
 		{"dnsPolicy", supported, "resolv.conf comes from the host, or from dnsConfig with None; there is no cluster DNS", nil},

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -276,9 +279,30 @@ func (r *Runtime) runProbe(ctx context.Context, st *podState, podIP, container s
 		}
 		return conn.Close()
 	case pr.GRPC != nil:
-		return errors.New("grpc probes are not supported by kplay")
+		return grpcProbe(ctx, net.JoinHostPort(podIP, strconv.Itoa(int(pr.GRPC.Port))), pr.GRPC.Service)
 	}
 	return errors.New("probe has no handler")
+}
+
+// grpcProbe asks the gRPC health service, as the kubelet does: SERVING passes.
+func grpcProbe(ctx context.Context, addr string, service *string) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	req := &healthpb.HealthCheckRequest{}
+	if service != nil {
+		req.Service = *service
+	}
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, req)
+	if err != nil {
+		return fmt.Errorf("gRPC health check of %s: %w", addr, err)
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("gRPC health check of %s: %s", addr, resp.GetStatus())
+	}
+	return nil
 }
 
 // probePort resolves a probe's port, by number or by the name of a container port.

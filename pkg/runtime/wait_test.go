@@ -1,0 +1,52 @@
+package runtime
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+func TestGRPCProbe(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(lis)
+	defer srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	if err := grpcProbe(ctx, lis.Addr().String(), nil); err != nil {
+		t.Errorf("probe of a SERVING server: %v", err)
+	}
+	svc := "db"
+	hs.SetServingStatus(svc, healthpb.HealthCheckResponse_NOT_SERVING)
+	if err := grpcProbe(ctx, lis.Addr().String(), &svc); err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
+		t.Errorf("probe of a NOT_SERVING service = %v, want an error naming NOT_SERVING", err)
+	}
+}
+
+func TestProbePortByName(t *testing.T) {
+	ports := []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	if p, err := probePort(intstr.FromString("http"), ports); err != nil || p != 8080 {
+		t.Errorf("named port http = %d, %v; want 8080", p, err)
+	}
+	if p, err := probePort(intstr.FromInt32(9090), ports); err != nil || p != 9090 {
+		t.Errorf("port 9090 = %d, %v", p, err)
+	}
+	if _, err := probePort(intstr.FromString("grpc"), ports); err == nil {
+		t.Error("an unknown port name was accepted")
+	}
+}
