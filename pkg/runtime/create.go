@@ -179,6 +179,7 @@ func (r *Runtime) reclaim(ctx context.Context) error {
 	if err := r.reclaimLeases(ctx); err != nil {
 		return err
 	}
+	r.reclaimBinaries(pods)
 	// Pod directories whose pod has no container left: a killed up or down.
 	var errs []error
 	for _, root := range []string{filepath.Join(r.cfg.RunRoot, "pods"), filepath.Join(r.cfg.DataRoot, "pods")} {
@@ -219,6 +220,7 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 		labels.Claims, claimsLabel(pp),
 		labels.VolumeDataHash, pp.VolumeDataHash,
 		labels.PodLabels, podLabelsJSON(pp.Labels),
+		labels.Binary, r.infra.Binary,
 	)
 	var infraImg client.Image
 	if r.cfg.InfraImage != "" {

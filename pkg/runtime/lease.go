@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -51,4 +52,24 @@ func (r *Runtime) reclaimLeases(ctx context.Context) error {
 func kplayRuns(pid string) bool {
 	cmdline, err := os.ReadFile("/proc/" + pid + "/cmdline")
 	return err == nil && strings.Contains(string(cmdline), "kplay")
+}
+
+// reclaimBinaries removes copies of the kplay binary that no pod uses any more: each
+// kplay version leaves one. A copy made within the hour is kept, as an `up` running
+// beside this one may have made it for pods it has not created yet.
+func (r *Runtime) reclaimBinaries(pods map[string]*podState) {
+	used := map[string]bool{r.infra.Binary: true}
+	for _, p := range pods {
+		used[p.label(labels.Binary)] = true
+	}
+	dir := filepath.Join(r.cfg.DataRoot, "bin")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		info, err := e.Info()
+		if err != nil || used[path] || time.Since(info.ModTime()) < time.Hour {
+			continue
+		}
+		os.Remove(path)
+	}
 }
