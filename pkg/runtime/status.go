@@ -142,7 +142,7 @@ func (c *ctrState) status() corev1.ContainerStatus {
 		if c.Task.ExitedAt != nil {
 			t.FinishedAt = metav1.NewTime(c.Task.ExitedAt.AsTime())
 		}
-		if c.label(restart.StatusLabel) == "running" {
+		if restarting(c.Labels, code) {
 			// The restart monitor will start it again: kubectl calls that a back-off.
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}
 			cs.LastTerminationState.Terminated = t
@@ -153,6 +153,12 @@ func (c *ctrState) status() corev1.ContainerStatus {
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 	}
 	return cs
+}
+
+// restarting reports whether containerd's restart monitor will start an exited
+// container again: it watches it, and its policy is not on-failure after a clean exit.
+func restarting(l map[string]string, code int32) bool {
+	return l[restart.StatusLabel] == "running" && !(l[restart.PolicyLabel] == "on-failure" && code == 0)
 }
 
 func exitReason(code int32) string {
