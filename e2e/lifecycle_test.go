@@ -489,3 +489,36 @@ func TestTwoUpsOfTheSameFileBothSucceed(t *testing.T) {
 		}
 	}
 }
+
+// A hostNetwork pod holds its port through its own process: replacing it must not
+// take that for a conflict.
+func TestReplaceHostNetworkPodWithPort(t *testing.T) {
+	e := newEnv(t)
+	manifest := func(v string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata:
+  name: hn
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: httpd
+    command: ["sh", "-c", "trap 'exit 0' TERM; echo ` + v + ` > /tmp/v; httpd -f -p 45730 -h /tmp & wait"]
+    ports:
+    - containerPort: 45730
+`
+	}
+	f := e.Manifest(manifest("one"))
+	e.Up(f)
+	waitHTTP(t, "http://127.0.0.1:45730/v", "one")
+	if err := os.WriteFile(f, []byte(manifest("two")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.MustKplay("up", "-q", "--replace", "-f", f)
+	if got := actions(r)["hn"]; got != "recreated" {
+		t.Errorf("up --replace of a hostNetwork pod: hn %q, want recreated\n%s", got, r)
+	}
+	waitHTTP(t, "http://127.0.0.1:45730/v", "two")
+}

@@ -121,7 +121,16 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 	for _, pp := range update {
 		results = append(results, r.updateVolumes(ctx, pp, existing[pp.Namespace+"/"+pp.Name]))
 	}
+	replacing := map[string]bool{}
+	for _, st := range replace {
+		replacing[st.key()] = true
+	}
+	// A pod being replaced may hold its own ports (hostNetwork): it is checked once
+	// its old version is gone.
 	for _, pp := range create {
+		if replacing[pp.Namespace+"/"+pp.Name] {
+			continue
+		}
 		if err := network.CheckHostPorts(pp.HostPorts); err != nil {
 			return nil, fmt.Errorf("pod %s/%s: %w", pp.Namespace, pp.Name, err)
 		}
@@ -152,10 +161,6 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 
 	for _, res := range r.removeAll(ctx, stale, DownOptions{}) {
 		results = append(results, res)
-	}
-	replacing := map[string]bool{}
-	for _, st := range replace {
-		replacing[st.key()] = true
 	}
 	created := r.createAll(ctx, create, replacing, imgs, o)
 	var failed []error
@@ -235,6 +240,9 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 		}
 		if err := r.removePod(ctx, st, DownOptions{}); err != nil {
 			return fail(fmt.Errorf("removing the old version: %w", err))
+		}
+		if err := network.CheckHostPorts(pp.HostPorts); err != nil {
+			return fail(err)
 		}
 		res.Action = Recreated
 	}
