@@ -522,3 +522,37 @@ spec:
 	}
 	waitHTTP(t, "http://127.0.0.1:45730/v", "two")
 }
+
+// Two containerd namespaces may share kplay's roots, even with pods of the same name:
+// what one does, including its cleanup of what killed runs left, spares the other.
+func TestTwoContainerdNamespacesShareTheRoots(t *testing.T) {
+	e := newEnv(t)
+	other := e.NS + "-b"
+	kplayB := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(kplayBin, append(globalFlags(other, e.RunRoot, e.DataRoot), args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kplay --containerd-namespace %s %s: %v\n%s", other, strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() {
+		kplayB("down", "--all", "--timeout=5s")
+		removeNamespace(other)
+	})
+
+	a := e.Manifest(servingPod)
+	e.Up(a)
+	waitHTTP(t, "http://127.0.0.1:45710/", "It works!")
+	b := e.Manifest(strings.Replace(servingPod, "45710", "45711", 1))
+	kplayB("up", "-q", "-f", b)
+	waitHTTP(t, "http://127.0.0.1:45711/", "It works!")
+
+	kplayB("down", "--timeout=5s", "-f", b)
+	waitHTTP(t, "http://127.0.0.1:45710/", "It works!")
+	r := e.MustKplay("up", "-q", "-f", a)
+	if got := actions(r)["served"]; got != "unchanged" {
+		t.Errorf("the first namespace's pod after the second's down: %q, want unchanged\n%s", got, r)
+	}
+	e.MustKplay("logs", "served") // its log file is still there
+}

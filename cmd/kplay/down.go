@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
@@ -44,10 +46,11 @@ before SIGKILL. PersistentVolumeClaim data stays unless --volumes.`,
 			}
 			return withRuntime(cmd, g, cmd.ErrOrStderr(), func(ctx context.Context, rt *runtime.Runtime) error {
 				results, err := rt.Down(ctx, sel, down)
-				if err != nil {
-					return err
+				if perr := printResults(cmd.OutOrStdout(), results); err == nil {
+					err = perr
 				}
-				return printResults(cmd.OutOrStdout(), results)
+				warnNotFound(cmd.ErrOrStderr(), sel.Names, results)
+				return err
 			})
 		},
 	}
@@ -72,7 +75,10 @@ func (o *downOptions) selector(cmd *cobra.Command, args []string) (runtime.Selec
 	}
 	sel := runtime.Selector{All: o.All}
 	for _, a := range args {
-		sel.Names = append(sel.Names, o.Namespace+"/"+a)
+		if !strings.Contains(a, "/") { // "ns/name", as ps and down print it, stands as is
+			a = o.Namespace + "/" + a
+		}
+		sel.Names = append(sel.Names, a)
 	}
 	if len(o.Files) > 0 {
 		objs, warnings, err := manifest.Load(o.Files, cmd.InOrStdin())
@@ -99,4 +105,19 @@ func ownerKey(ns, kind, name string) string {
 		ns = "default"
 	}
 	return ns + "/" + kind + "/" + name
+}
+
+// warnNotFound says which named pods did not exist, as kubectl does (without failing:
+// running down twice is fine).
+func warnNotFound(w io.Writer, names []string, results []runtime.PodResult) {
+	found := map[string]bool{}
+	for _, r := range results {
+		found[r.Namespace+"/"+r.Name] = true
+	}
+	for _, n := range names {
+		if !found[n] {
+			ns, name, _ := strings.Cut(n, "/")
+			fmt.Fprintf(w, "Warning: pod %q not found in namespace %q\n", name, ns)
+		}
+	}
 }

@@ -2,10 +2,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/containerd/errdefs"
 )
@@ -26,7 +29,10 @@ func main() {
 	if internal(os.Args) {
 		return
 	}
-	err := newRootCommand().Execute()
+	// Ctrl-C cancels the command's context; up then rolls back what it created.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
 	os.Exit(exitCode(err))
 }
 

@@ -13,7 +13,7 @@ type globalOptions struct {
 	Debug      bool
 	HostsDir   string // registry hosts directory (hosts.toml)
 	RunRoot    string // runtime state: netns pins, secret tmpfs, locks
-	DataRoot   string // persistent data: logs, volumes, claims, IPAM
+	DataRoot   string // persistent data: logs, volumes, claims
 	CNIPath    []string
 	Subnet     string
 	Bridge     string

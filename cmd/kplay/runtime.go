@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -63,12 +64,16 @@ func withRuntime(cmd *cobra.Command, g *globalOptions, progress io.Writer, fn fu
 
 // parseDuration reads a kubectl-style duration; a bare number means seconds.
 func parseDuration(s string) (time.Duration, error) {
+	bad := usageError{fmt.Errorf("invalid duration %q: use e.g. 30s, 2m or a number of seconds", s)}
 	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		if n < 0 || math.IsNaN(n) || n > math.MaxInt64/float64(time.Second) {
+			return 0, bad
+		}
 		return time.Duration(n * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, usageError{fmt.Errorf("invalid duration %q: use e.g. 30s, 2m or a number of seconds", s)}
+	if err != nil || d < 0 {
+		return 0, bad
 	}
 	return d, nil
 }

@@ -39,6 +39,9 @@ const (
 	VolumeDataHash = prefix + "volume-data-hash"
 	// PodLabels is the pod's own metadata.labels as JSON, on the infra container.
 	PodLabels = prefix + "pod.labels"
+	// Complete is "true" on the infra container once every container of the pod
+	// was created and started.
+	Complete = prefix + "complete"
 	// Ready is "false" on a container whose readiness kplay has not seen pass (it has
 	// a readiness or startup probe), "true" once `up --wait` saw it pass.
 	Ready = prefix + "ready"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -77,6 +78,9 @@ func stableCopy(exe, dir string) (string, error) {
 	}
 	path := filepath.Join(dir, fmt.Sprintf("kplay-%d-%x", st.Size(), st.ModTime().UnixNano()))
 	if have, err := os.Stat(path); err == nil && have.Size() == st.Size() {
+		// The copy's time says when a kplay last took it: cleanup spares recent ones.
+		now := time.Now()
+		os.Chtimes(path, now, now)
 		return path, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

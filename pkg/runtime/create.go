@@ -15,8 +15,8 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
-	"github.com/containerd/errdefs"
 	"github.com/gofrs/flock"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
@@ -100,26 +100,16 @@ func (r *Runtime) lock(name string) (*flock.Flock, error) {
 	return l, nil
 }
 
-// reserve checks that no other pod holds the pod's name or host ports, creates
-// the infra container record and attaches the pod to the network, all under the
-// ports lock: the record is the reservation another `up` sees, and Reclaim (run under
-// the same lock) never takes a network that is being built.
+// reserve checks that no other pod holds the pod's host ports, creates the infra
+// container record and attaches the pod to the network, all under the ports lock: the
+// record is what Reclaim (run under the same lock) sees as a live pod, so it never
+// takes a network that is being built. A returned container exists even with an error.
 func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls map[string]string, img client.Image) (client.Container, string, error) {
 	l, err := r.lock("ports")
 	if err != nil {
 		return nil, "", err
 	}
 	defer l.Unlock()
-	pods, err := r.pods(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	if other, ok := pods[pp.Namespace+"/"+pp.Name]; ok && other.Infra != nil {
-		if other.label(labels.SpecHash) == pp.Hash {
-			return nil, "", errCreatedElsewhere
-		}
-		return nil, "", fmt.Errorf("%w: pod %s was just created by another kplay with a different spec", errdefs.ErrAlreadyExists, other.key())
-	}
 	if pp.Spec.HostNetwork {
 		ctr, err := r.newInfra(ctx, pp, id, "", withLabels(lbls, labels.PodIP, r.cfg.HostIP), img)
 		return ctr, r.cfg.HostIP, err
@@ -149,59 +139,70 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 // reclaim releases the network of pods a killed kplay left half-made: addresses,
 // rules and netns pins whose infra container no longer exists.
 func (r *Runtime) reclaim(ctx context.Context) error {
-	nm, err := r.network()
-	if err != nil {
-		return err
-	}
 	l, err := r.lock("ports")
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	pods, err := r.pods(ctx)
+	// The roots may be shared by kplays working in other containerd namespaces:
+	// what any of their pods uses is alive.
+	live, err := r.live(ctx)
 	if err != nil {
 		return err
 	}
-	ids, uids := map[string]bool{}, map[string]bool{}
-	for _, p := range pods {
-		if p.Infra != nil {
-			ids[r.netID(p.ID)] = true
-		}
-		for _, c := range append(p.Containers, p.Infra) {
-			if c != nil {
-				uids[c.label(labels.PodUID)] = true
-			}
-		}
-	}
-	if err := nm.Reclaim(ctx, func(id string) bool { return ids[id] }); err != nil {
-		return err
-	}
-	if err := r.reclaimLeases(ctx); err != nil {
-		return err
-	}
-	r.reclaimBinaries(pods)
-	// Pod directories whose pod has no container left: a killed up or down.
 	var errs []error
+	if nm, err := r.network(); err == nil {
+		errs = append(errs, nm.Reclaim(ctx, func(id string) bool { return live.netIDs[id] }))
+	} else if _, statErr := os.Stat(filepath.Join(r.cfg.RunRoot, "network")); statErr == nil {
+		errs = append(errs, err) // there may be networks to release, but no plugins to do it
+	}
+	errs = append(errs, r.reclaimLeases(ctx))
+	r.reclaimBinaries(live.binaries)
+	// Pod directories whose pod has no container left: a killed up or down.
 	for _, root := range []string{filepath.Join(r.cfg.RunRoot, "pods"), filepath.Join(r.cfg.DataRoot, "pods")} {
 		entries, _ := os.ReadDir(root)
 		for _, e := range entries {
-			if uids[e.Name()] {
+			if live.podKeys[e.Name()] {
 				continue
 			}
-			if err := r.unpinNamespaces(e.Name()); err != nil {
-				errs = append(errs, err)
-			}
-			if err := r.vol.Remove(e.Name()); err != nil {
-				errs = append(errs, err)
-			}
+			errs = append(errs,
+				unpinNamespaces(filepath.Join(r.cfg.RunRoot, "pods", e.Name())),
+				r.vol.Remove(e.Name()))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// errCreatedElsewhere says that another `up` running at the same time created the
-// same pod with the same spec: this run leaves it to that one.
-var errCreatedElsewhere = errors.New("created by another kplay at the same time")
+// liveSet is what the kplay pods of every containerd namespace use.
+type liveSet struct {
+	netIDs, podKeys, binaries map[string]bool
+}
+
+func (r *Runtime) live(ctx context.Context) (liveSet, error) {
+	live := liveSet{netIDs: map[string]bool{}, podKeys: map[string]bool{}, binaries: map[string]bool{}}
+	nss, err := r.client.NamespaceService().List(ctx)
+	if err != nil {
+		return live, err
+	}
+	for _, ns := range nss {
+		ctrs, err := r.client.ContainerService().List(namespaces.WithNamespace(ctx, ns))
+		if err != nil {
+			return live, err
+		}
+		for _, c := range ctrs {
+			role := c.Labels[labels.Role]
+			if role == "" {
+				continue
+			}
+			live.podKeys[podKey(ns, c.Labels[labels.PodUID])] = true
+			if role == labels.RoleInfra {
+				live.netIDs[netID(ns, c.ID)] = true
+				live.binaries[c.Labels[labels.Binary]] = true
+			}
+		}
+	}
+	return live, nil
+}
 
 // images are the pulled images of one up, by reference as written.
 type images map[string]client.Image
@@ -230,9 +231,9 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	// reclaim removes.
 	infra, podIP, err := r.reserve(ctx, pp, id, infraLabels, infraImg)
 	if err != nil {
-		return false, err
+		return infra != nil, err
 	}
-	volPaths, err := r.vol.Prepare(pp)
+	volPaths, err := r.vol.Prepare(r.volumePod(pp))
 	if err != nil {
 		return true, fmt.Errorf("preparing volumes: %w", err)
 	}
@@ -267,6 +268,11 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 			return true, fmt.Errorf("container %q: %w", c.Name, err)
 		}
 		idx++
+	}
+	// Only now is the pod whole: a pod without this mark is one an interrupted up
+	// left half-made, and the next up recreates it.
+	if _, err := infra.SetLabels(ctx, map[string]string{labels.Complete: "true"}); err != nil {
+		return true, err
 	}
 	return true, nil
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/runtime/restart"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 	"golang.org/x/term"
@@ -167,9 +168,13 @@ func (r *Runtime) Log(ctx context.Context, namespace, pod, container string) (Lo
 			if err != nil {
 				return false
 			}
-			for _, cc := range pods[p.key()].Containers {
+			st := pods[p.key()]
+			if st == nil {
+				return false
+			}
+			for _, cc := range st.Containers {
 				if cc.ID == id {
-					return cc.running() || cc.label("containerd.io/restart.status") == "running"
+					return cc.running() || cc.label(restart.StatusLabel) == "running"
 				}
 			}
 			return false

@@ -109,9 +109,10 @@ func pinNamespace(src, pin string) error {
 	return unix.Mount(src, pin, "", unix.MS_BIND, "")
 }
 
-// unpinNamespaces unmounts and removes every pinned namespace of a pod.
-func (r *Runtime) unpinNamespaces(uid string) error {
-	dir := filepath.Join(r.podDir(uid), "ns")
+// unpinNamespaces unmounts and removes every pinned namespace of the pod whose
+// directory is podDir.
+func unpinNamespaces(podDir string) error {
+	dir := filepath.Join(podDir, "ns")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if os.IsNotExist(err) {

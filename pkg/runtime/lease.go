@@ -57,17 +57,13 @@ func kplayRuns(pid string) bool {
 // reclaimBinaries removes copies of the kplay binary that no pod uses any more: each
 // kplay version leaves one. A copy made within the hour is kept, as an `up` running
 // beside this one may have made it for pods it has not created yet.
-func (r *Runtime) reclaimBinaries(pods map[string]*podState) {
-	used := map[string]bool{r.infra.Binary: true}
-	for _, p := range pods {
-		used[p.label(labels.Binary)] = true
-	}
+func (r *Runtime) reclaimBinaries(used map[string]bool) {
 	dir := filepath.Join(r.cfg.DataRoot, "bin")
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
 		info, err := e.Info()
-		if err != nil || used[path] || time.Since(info.ModTime()) < time.Hour {
+		if err != nil || used[path] || path == r.infra.Binary || time.Since(info.ModTime()) < time.Hour {
 			continue
 		}
 		os.Remove(path)

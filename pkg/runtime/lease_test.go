@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd/v2/core/containers"
-
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/pause"
 )
 
@@ -30,9 +27,7 @@ func TestReclaimBinariesKeepsWhatPodsUse(t *testing.T) {
 		}
 	}
 	r := &Runtime{cfg: Config{DataRoot: root}, infra: pause.Infra{Binary: filepath.Join(dir, "current-old")}}
-	pods := map[string]*podState{"default/web": {Infra: &ctrState{Container: containers.Container{
-		Labels: map[string]string{labels.Binary: filepath.Join(dir, "used-old")}}}}}
-	r.reclaimBinaries(pods)
+	r.reclaimBinaries(map[string]bool{filepath.Join(dir, "used-old"): true})
 
 	for name, kept := range map[string]bool{"unused-old": false, "used-old": true, "current-old": true, "unused-new": true} {
 		_, err := os.Stat(filepath.Join(dir, name))

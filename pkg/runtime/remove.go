@@ -69,6 +69,11 @@ func (r *Runtime) Down(ctx context.Context, sel Selector, o DownOptions) ([]PodR
 		}
 	}
 	results := r.removeAll(ctx, victims, o)
+	if o.Volumes {
+		if err := r.removeClaims(ctx, victims); err != nil {
+			return results, fmt.Errorf("removing claim data: %w", err)
+		}
+	}
 	// Also what a killed kplay left half-made: networks, pod directories and leases
 	// whose pod or process is gone.
 	if err := r.reclaim(ctx); err != nil {
@@ -117,7 +122,8 @@ func (r *Runtime) removeLocked(ctx context.Context, p *podState, o DownOptions) 
 func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) error {
 	grace := 30 * time.Second
 	if g, err := strconv.Atoi(p.label(labels.GracePeriod)); err == nil {
-		grace = time.Duration(g) * time.Second
+		// As the kubelet: even a pod that asks for 0 gets its stop signal and 2 s.
+		grace = max(time.Duration(g)*time.Second, 2*time.Second)
 	}
 	if o.Timeout != nil {
 		grace = *o.Timeout
@@ -145,7 +151,7 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 	}
 	uid := p.label(labels.PodUID)
 	if uid != "" {
-		if err := r.unpinNamespaces(uid); err != nil {
+		if err := unpinNamespaces(r.podDir(uid)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -159,16 +165,32 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 		}
 	}
 	if uid != "" {
-		if err := r.vol.Remove(uid); err != nil {
+		if err := r.vol.Remove(podKey(r.cfg.Namespace, uid)); err != nil {
 			errs = append(errs, fmt.Errorf("removing volumes: %w", err))
 		}
 	}
-	if o.Volumes {
+	return errors.Join(errs...)
+}
+
+// removeClaims deletes the data of the claims the removed pods used, unless a pod
+// that remains uses it too.
+func (r *Runtime) removeClaims(ctx context.Context, removed []*podState) error {
+	pods, err := r.pods(ctx)
+	if err != nil {
+		return err
+	}
+	inUse := map[string]bool{}
+	for _, p := range pods {
 		for _, c := range strings.Split(p.label(labels.Claims), ",") {
-			if ns, name, ok := strings.Cut(c, "/"); ok {
-				if err := r.vol.RemoveClaim(ns, name); err != nil {
-					errs = append(errs, err)
-				}
+			inUse[c] = true
+		}
+	}
+	var errs []error
+	for _, p := range removed {
+		for _, c := range strings.Split(p.label(labels.Claims), ",") {
+			ns, name, ok := strings.Cut(c, "/")
+			if ok && !inUse[c] {
+				errs = append(errs, r.vol.RemoveClaim(ns, name))
 			}
 		}
 	}

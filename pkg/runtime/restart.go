@@ -13,6 +13,12 @@ import (
 // restartPolicyWarning is printed once per up when the daemon cannot honour a policy.
 const restartPolicyWarning = "containerd 1.6 restarts containers only for restartPolicy Always; with OnFailure a failed container stays exited, as with Never"
 
+// restarts reports whether a failed container of a pod with this policy is started
+// again: never with Never, and with OnFailure only where the daemon knows policies.
+func (r *Runtime) restarts(policy corev1.RestartPolicy) bool {
+	return policy == corev1.RestartPolicyAlways || (policy == corev1.RestartPolicyOnFailure && r.restartPolicies)
+}
+
 // setRestartLabels hands the container to containerd's restart monitor. It runs after
 // the task started, so the monitor never races kplay's own first start.
 func (r *Runtime) setRestartLabels(ctx context.Context, ctr client.Container, podUID, name string, policy corev1.RestartPolicy) error {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/pause"
+	"github.com/kplay-dev/kplay/pkg/plan"
 	"github.com/kplay-dev/kplay/pkg/volume"
 )
 
@@ -50,7 +52,9 @@ type Runtime struct {
 	// restartPolicies is true when the daemon's restart monitor knows policies (1.7+);
 	// 1.6 only knows "always".
 	restartPolicies bool
+	netOnce         sync.Once
 	net             *network.Manager
+	netErr          error
 	vol             volume.Manager
 	infra           pause.Infra
 }
@@ -100,34 +104,38 @@ func (r *Runtime) context(ctx context.Context) context.Context {
 
 // network connects the CNI manager on first use: ps, logs and exec never need it.
 func (r *Runtime) network() (*network.Manager, error) {
-	if r.net != nil {
-		return r.net, nil
-	}
-	n, err := network.New(r.cfg.Network)
-	if err != nil {
-		return nil, err
-	}
-	r.net = n
-	return n, nil
+	r.netOnce.Do(func() { r.net, r.netErr = network.New(r.cfg.Network) })
+	return r.net, r.netErr
 }
 
-// podID is the containerd ID of a pod's infra container, also its CNI container ID and
-// the prefix of its app containers' IDs. Kubernetes names are DNS labels and subdomains,
-// which contain no '_', so "<namespace>_<name>" is unique; a name containing "--" or
-// ".." is no valid containerd identifier and falls back to a hash.
+// podID is the containerd ID of a pod's infra container and the prefix of its other
+// containers' IDs. Kubernetes names are DNS labels and subdomains, which contain no '_',
+// so "<namespace>_<name>" is unique. A name that is no valid containerd identifier
+// ("--" or "..") or too long falls back to a hash: labels, not IDs, identify pods.
 func podID(namespace, name string) string {
 	id := namespace + "_" + name
-	if identifiers.Validate(id) == nil && len(id) <= 64 {
+	if identifiers.Validate(id) == nil && len(id) <= maxPodID {
 		return id
 	}
-	sum := sha256.Sum256([]byte(namespace + "/" + name))
-	return namespace + "_h" + hex.EncodeToString(sum[:])[:16]
+	return hashID(namespace + "/" + name)
+}
+
+// maxPodID leaves room in containerd's 76 characters for "_<container name>" of
+// usual length; longer combinations fall back to a hash in containerID.
+const maxPodID = 48
+
+// hashID is a valid containerd identifier of 33 characters derived from s.
+func hashID(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "h" + hex.EncodeToString(sum[:])[:32]
 }
 
 // netID is the pod's CNI container ID. CNI IDs are global to the host (they name
 // iptables chains), so the containerd namespace is part of it: two namespaces may hold
 // pods of the same name.
-func (r *Runtime) netID(podID string) string { return r.cfg.Namespace + "_" + podID }
+func (r *Runtime) netID(podID string) string { return netID(r.cfg.Namespace, podID) }
+
+func netID(namespace, podID string) string { return namespace + "_" + podID }
 
 // containerID is the containerd ID of one container of a pod.
 func containerID(pod, container string) string {
@@ -135,21 +143,33 @@ func containerID(pod, container string) string {
 	if identifiers.Validate(id) == nil {
 		return id
 	}
-	sum := sha256.Sum256([]byte(id))
-	return pod + "_h" + hex.EncodeToString(sum[:])[:16]
+	return hashID(id)
+}
+
+// podKey names a pod's directories under the roots. The containerd namespace is part
+// of it: the same pod may run in two namespaces that share the roots.
+func podKey(namespace, uid string) string { return namespace + "_" + uid }
+
+// volumePod is the pod as the volume manager sees it: its directories by podKey.
+func (r *Runtime) volumePod(pp *plan.PodPlan) *plan.PodPlan {
+	vp := *pp
+	vp.UID = podKey(r.cfg.Namespace, pp.UID)
+	return &vp
 }
 
 // podDir is where kplay keeps a pod's generated files (hosts, resolv.conf, pinned namespaces).
-func (r *Runtime) podDir(uid string) string { return filepath.Join(r.cfg.RunRoot, "pods", uid) }
+func (r *Runtime) podDir(uid string) string {
+	return filepath.Join(r.cfg.RunRoot, "pods", podKey(r.cfg.Namespace, uid))
+}
 
 // logPath is a container's log file.
 func (r *Runtime) logPath(uid, container string) string {
-	return filepath.Join(r.cfg.DataRoot, "pods", uid, "logs", container+".log")
+	return filepath.Join(r.cfg.DataRoot, "pods", podKey(r.cfg.Namespace, uid), "logs", container+".log")
 }
 
 // startsPath counts a container's starts (see package hook).
 func (r *Runtime) startsPath(uid, container string) string {
-	return filepath.Join(r.cfg.DataRoot, "pods", uid, "starts", container)
+	return filepath.Join(r.cfg.DataRoot, "pods", podKey(r.cfg.Namespace, uid), "starts", container)
 }
 
 func isNotFound(err error) bool { return errdefs.IsNotFound(err) }

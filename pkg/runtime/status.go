@@ -91,15 +91,19 @@ func (p *podState) phase(statuses []corev1.ContainerStatus, policy corev1.Restar
 		}
 		return corev1.PodFailed
 	}
-	running, failed, succeeded, waiting := 0, 0, 0, 0
+	// As the kubelet's getPhase: a container waiting to be restarted counts as stopped.
+	running, stopped, succeeded, waiting := 0, 0, 0, 0
 	for _, cs := range statuses {
 		switch {
 		case cs.State.Running != nil:
 			running++
-		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
-			succeeded++
 		case cs.State.Terminated != nil:
-			failed++
+			stopped++
+			if cs.State.Terminated.ExitCode == 0 {
+				succeeded++
+			}
+		case cs.LastTerminationState.Terminated != nil:
+			stopped++
 		default:
 			waiting++
 		}
@@ -109,15 +113,22 @@ func (p *podState) phase(statuses []corev1.ContainerStatus, policy corev1.Restar
 		return corev1.PodPending
 	case running > 0:
 		return corev1.PodRunning
+	case stopped == 0:
+		return corev1.PodPending
 	case policy == corev1.RestartPolicyAlways:
-		// Exited containers of an Always pod are being restarted.
 		return corev1.PodRunning
-	case failed > 0:
-		return corev1.PodFailed
-	case succeeded > 0:
+	case stopped == succeeded:
 		return corev1.PodSucceeded
+	case policy == corev1.RestartPolicyNever:
+		return corev1.PodFailed
 	}
-	return corev1.PodPending
+	// OnFailure: restarting, or failed for good where the daemon cannot restart.
+	for _, cs := range statuses {
+		if cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 {
+			return corev1.PodFailed
+		}
+	}
+	return corev1.PodRunning
 }
 
 func (c *ctrState) status() corev1.ContainerStatus {

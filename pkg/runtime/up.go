@@ -62,8 +62,11 @@ func sortedPods(pods map[string]*podState) []*podState {
 	return out
 }
 
-// healthy is a pod whose infra container runs: its namespaces and network exist.
-func (p *podState) healthy() bool { return p.Infra.running() }
+// healthy is a pod that an up finished and whose infra container runs: its
+// containers, namespaces and network exist.
+func (p *podState) healthy() bool {
+	return p.Infra.running() && p.label(labels.Complete) == "true"
+}
 
 // Up makes the machine run what the plan says. It pulls first, then creates pods in
 // parallel; if any pod fails, the pods this run created are removed again.
@@ -173,15 +176,23 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 	}
 	if len(failed) > 0 {
 		// Roll back the pods this run created, so a failed up leaves nothing
-		// half-made, and nothing that another kplay made meanwhile is touched.
-		if pods, err := r.pods(ctx); err == nil {
-			var undo []*podState
-			for _, res := range created {
-				if st := pods[res.Namespace+"/"+res.Name]; st != nil && res.reserved {
-					undo = append(undo, st)
-				}
+		// half-made, and nothing that another kplay made meanwhile is touched. It
+		// runs to its end even when the user interrupted up.
+		ctx := context.WithoutCancel(ctx)
+		pods, err := r.pods(ctx)
+		if err != nil {
+			failed = append(failed, fmt.Errorf("rolling back: %w", err))
+		}
+		var undo []*podState
+		for _, res := range created {
+			if st := pods[res.Namespace+"/"+res.Name]; st != nil && res.reserved {
+				undo = append(undo, st)
 			}
-			r.removeAll(ctx, undo, DownOptions{})
+		}
+		for _, res := range r.removeAll(ctx, undo, DownOptions{}) {
+			if res.Err != nil {
+				failed = append(failed, fmt.Errorf("rolling back: %w", res.Err))
+			}
 		}
 		return nil, errors.Join(failed...)
 	}
@@ -195,7 +206,13 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 // ..data swap, as the kubelet does: containers keep running and see the new files.
 func (r *Runtime) updateVolumes(ctx context.Context, pp *plan.PodPlan, st *podState) PodResult {
 	res := PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Updated}
-	err := r.vol.Update(pp)
+	l, err := r.lock("pod-" + st.ID)
+	if err != nil {
+		res.Action, res.Err = Failed, err
+		return res
+	}
+	defer l.Unlock()
+	err = r.vol.Update(r.volumePod(pp))
 	if err == nil {
 		_, err = r.client.ContainerService().Update(ctx, withVolumeHash(st.Infra.Container, pp.VolumeDataHash), "labels."+labels.VolumeDataHash)
 	}
@@ -248,10 +265,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 	}
 	reserved, err := r.createPod(ctx, pp, imgs)
 	res.reserved = reserved
-	switch {
-	case errors.Is(err, errCreatedElsewhere):
-		res.Action = Unchanged
-	case err != nil:
+	if err != nil {
 		return fail(err)
 	}
 	return res

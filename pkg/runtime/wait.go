@@ -54,7 +54,7 @@ func (r *Runtime) Wait(ctx context.Context, p *plan.Plan, timeout time.Duration)
 		for _, c := range pp.Containers {
 			s := &probeState{container: c.Name, startup: c.Spec.StartupProbe, readiness: c.Spec.ReadinessProbe}
 			s.started = s.startup == nil
-			s.ready = s.readiness == nil
+			s.ready = s.readiness == nil && s.startup == nil
 			if pr := s.current(); pr != nil {
 				s.next = time.Now().Add(time.Duration(pr.InitialDelaySeconds) * time.Second)
 			}
@@ -103,7 +103,7 @@ func (r *Runtime) check(ctx context.Context, pp *plan.PodPlan, st *podState, pro
 		return true, "", nil
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
-		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && policy == corev1.RestartPolicyNever {
+		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && !r.restarts(policy) {
 			return false, "", r.failure(ctx, st, cs.Name, fmt.Sprintf("exited with code %d", t.ExitCode))
 		}
 	}
