@@ -102,7 +102,7 @@ func (p *podState) phase(statuses []corev1.ContainerStatus, policy corev1.Restar
 			if cs.State.Terminated.ExitCode == 0 {
 				succeeded++
 			}
-		case cs.LastTerminationState.Terminated != nil:
+		case cs.LastTerminationState.Terminated != nil || cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff":
 			stopped++
 		default:
 			waiting++
@@ -142,6 +142,10 @@ func (c *ctrState) status() corev1.ContainerStatus {
 	case c.Task == nil && c.label(labels.ExitCode) != "":
 		code, _ := strconv32(c.label(labels.ExitCode))
 		cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code)}
+	case c.Task == nil && c.label(restart.StatusLabel) == "running":
+		// kplay hands a container to the restart monitor after its first start, so
+		// this one ran and the monitor is between deleting and starting its task.
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}
 	case c.Task == nil:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 	case c.Task.Status == task.Status_RUNNING || c.Task.Status == task.Status_PAUSED:
