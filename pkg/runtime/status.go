@@ -142,16 +142,10 @@ func (c *ctrState) status() corev1.ContainerStatus {
 	case c.Task == nil && c.label(labels.ExitCode) != "":
 		code, _ := strconv32(c.label(labels.ExitCode))
 		cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code)}
-	case c.Task == nil && c.label(restart.StatusLabel) == "running":
-		// kplay hands a container to the restart monitor after its first start, so
-		// this one ran and the monitor is between deleting and starting its task.
-		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}
-	case c.Task == nil:
-		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
-	case c.Task.Status == task.Status_RUNNING || c.Task.Status == task.Status_PAUSED:
+	case c.Task != nil && (c.Task.Status == task.Status_RUNNING || c.Task.Status == task.Status_PAUSED):
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: started}
 		cs.Ready, cs.Started = c.label(labels.Ready) != "false", ptr(true)
-	case c.Task.Status == task.Status_STOPPED:
+	case c.Task != nil && c.Task.Status == task.Status_STOPPED:
 		code := int32(c.Task.ExitStatus)
 		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code), StartedAt: started}
 		if c.Task.ExitedAt != nil {
@@ -164,6 +158,11 @@ func (c *ctrState) status() corev1.ContainerStatus {
 		} else {
 			cs.State.Terminated = t
 		}
+	case c.label(restart.StatusLabel) == "running":
+		// kplay hands a container to the restart monitor after its first start, so
+		// this one ran, and the monitor is between deleting its task and starting
+		// the next one.
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}
 	default:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 	}

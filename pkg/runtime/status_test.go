@@ -38,3 +38,23 @@ func TestPhaseFollowsTheKubelet(t *testing.T) {
 		t.Errorf("pod without infra container: phase = %s, want Pending", got)
 	}
 }
+
+func TestStatusBetweenTwoRunsOfTheRestartMonitor(t *testing.T) {
+	watched := map[string]string{"containerd.io/restart.status": "running"}
+	for name, tk := range map[string]*task.Process{
+		"task deleted":          nil,
+		"new task not started":  {Status: task.Status_CREATED},
+		"exited, to be started": {Status: task.Status_STOPPED, ExitStatus: 1},
+	} {
+		c := &ctrState{Task: tk}
+		c.Labels = watched
+		cs := c.status()
+		if cs.State.Waiting == nil || cs.State.Waiting.Reason != "CrashLoopBackOff" {
+			t.Errorf("%s: state %+v, want waiting CrashLoopBackOff", name, cs.State)
+		}
+	}
+	fresh := &ctrState{}
+	if cs := fresh.status(); cs.State.Waiting == nil || cs.State.Waiting.Reason != "ContainerCreating" {
+		t.Errorf("a container kplay is creating: state %+v, want waiting ContainerCreating", cs.State)
+	}
+}
