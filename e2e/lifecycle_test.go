@@ -556,3 +556,45 @@ func TestTwoContainerdNamespacesShareTheRoots(t *testing.T) {
 	}
 	e.MustKplay("logs", "served") // its log file is still there
 }
+
+// Ctrl-C during up removes what that up created, without a down.
+func TestInterruptedUpRollsBack(t *testing.T) {
+	e := newEnv(t)
+	f := e.Manifest(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: slow
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: slow}
+  template:
+    metadata:
+      labels: {app: slow}
+    spec:
+      terminationGracePeriodSeconds: 1
+      initContainers:
+      - name: wait
+        image: busybox
+        command: ["sleep", "30"]
+      containers:
+      - name: sh
+        image: busybox
+        command: ["sh", "-c", "` + idle + `"]
+`)
+	cmd := e.command(t.Context(), []string{"up", "-q", "-f", f})
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once the pods exist and wait in their init containers.
+	e.WaitPod("slow-0", "waiting in its init container", func(p corev1.Pod) bool { return len(p.Status.InitContainerStatuses) > 0 })
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("interrupted up exited 0:\n%s", out)
+	}
+	if pods := e.Pods(); len(pods) != 0 {
+		t.Errorf("after Ctrl-C, up left %d pods: %v\n%s", len(pods), pods, out)
+	}
+}
