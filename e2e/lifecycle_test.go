@@ -594,7 +594,11 @@ spec:
 	if err := cmd.Wait(); err == nil {
 		t.Fatalf("interrupted up exited 0:\n%s", out)
 	}
-	if pods := e.Pods(); len(pods) != 0 {
-		t.Errorf("after Ctrl-C, up left %d pods: %v\n%s", len(pods), pods, out)
+	var left []string
+	for name := range e.Pods() {
+		left = append(left, name)
+	}
+	if len(left) != 0 {
+		t.Errorf("after Ctrl-C, up left pods %v\n%s", left, out)
 	}
 }
