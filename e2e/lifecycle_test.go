@@ -590,6 +590,13 @@ spec:
 	}
 	// Interrupt once the pods exist and wait in their init containers.
 	e.WaitPod("slow-0", "waiting in its init container", func(p corev1.Pod) bool { return len(p.Status.InitContainerStatuses) > 0 })
+	// Meanwhile ps shows it as kubectl would.
+	if row := psRow(t, e.MustKplay("ps").Stdout, "slow-0"); row["READY"] != "0/1" || row["STATUS"] != "Init:0/1" {
+		t.Errorf("ps of a pod in its init container: %v, want READY 0/1 and STATUS Init:0/1", row)
+	}
+	if p := e.Pods()["slow-0"]; p.Status.Phase != corev1.PodPending {
+		t.Errorf("phase of a pod in its init container = %s, want Pending", p.Status.Phase)
+	}
 	cmd.Process.Signal(os.Interrupt)
 	if err := cmd.Wait(); err == nil {
 		t.Fatalf("interrupted up exited 0:\n%s", out)

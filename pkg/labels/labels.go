@@ -39,6 +39,9 @@ const (
 	VolumeDataHash = prefix + "volume-data-hash"
 	// PodLabels is the pod's own metadata.labels as JSON, on the infra container.
 	PodLabels = prefix + "pod.labels"
+	// Containers lists the pod's app container names, "a,b", on the infra container,
+	// so ps can show those not created yet.
+	Containers = prefix + "containers"
 	// Complete is "true" on the infra container once every container of the pod
 	// was created and started.
 	Complete = prefix + "complete"

@@ -222,6 +222,7 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 		labels.VolumeDataHash, pp.VolumeDataHash,
 		labels.PodLabels, podLabelsJSON(pp.Labels),
 		labels.Binary, r.infra.Binary,
+		labels.Containers, appNames(pp),
 	)
 	var infraImg client.Image
 	if r.cfg.InfraImage != "" {
@@ -275,6 +276,14 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 		return true, err
 	}
 	return true, nil
+}
+
+func appNames(pp *plan.PodPlan) string {
+	var names []string
+	for _, c := range pp.Containers {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ",")
 }
 
 // podLabelsJSON keeps the pod's labels for ps. containerd caps a label at 4 KiB; a

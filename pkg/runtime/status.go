@@ -67,6 +67,20 @@ func (r *Runtime) pod(p *podState) corev1.Pod {
 			pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, cs)
 		}
 	}
+	// App containers not created yet (init containers still run) wait, as the kubelet shows.
+	if names := p.label(labels.Containers); names != "" {
+		have := map[string]bool{}
+		for _, cs := range pod.Status.ContainerStatuses {
+			have[cs.Name] = true
+		}
+		for _, name := range strings.Split(names, ",") {
+			if !have[name] {
+				pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: name})
+				pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{
+					Name: name, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}})
+			}
+		}
+	}
 	pod.Status.Phase = p.phase(pod.Status.ContainerStatuses, pod.Spec.RestartPolicy)
 	ready := pod.Status.Phase == corev1.PodRunning
 	for _, cs := range pod.Status.ContainerStatuses {
