@@ -215,7 +215,9 @@ func stateFiles(roots []string) []string {
 			if err != nil || d.IsDir() {
 				return nil
 			}
-			if net.ParseIP(d.Name()) != nil || strings.Contains(path, "netns") {
+			// IP reservations, netns pins, and the lock files of pods (removed with them).
+			if net.ParseIP(d.Name()) != nil || strings.Contains(path, "netns") ||
+				strings.HasPrefix(d.Name(), "pod-") && strings.HasSuffix(d.Name(), ".lock") {
 				out = append(out, path)
 			}
 			return nil

@@ -88,16 +88,35 @@ func parsePorts(s string) []plan.HostPort {
 	return out
 }
 
+// lock takes an exclusive file lock. The lock file of a removed pod is deleted by
+// its remover, so after locking, the file must still be the one at the path: a
+// locker that waited on a deleted file tries again.
 func (r *Runtime) lock(name string) (*flock.Flock, error) {
 	dir := filepath.Join(r.cfg.RunRoot, "locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	l := flock.New(filepath.Join(dir, name+".lock"))
-	if err := l.Lock(); err != nil {
-		return nil, err
+	path := filepath.Join(dir, name+".lock")
+	for {
+		l := flock.New(path)
+		if err := l.Lock(); err != nil {
+			return nil, err
+		}
+		held, err := l.Stat()
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		if now, err := os.Stat(path); err == nil && os.SameFile(held, now) {
+			return l, nil
+		}
+		l.Close()
 	}
-	return l, nil
+}
+
+// podLock serialises everything that creates, changes or removes one pod.
+func (r *Runtime) podLock(podID string) (*flock.Flock, error) {
+	return r.lock("pod-" + r.cfg.Namespace + "_" + podID)
 }
 
 // reserve checks that no other pod holds the pod's host ports, creates the infra

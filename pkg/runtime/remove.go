@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,7 +103,7 @@ func (r *Runtime) removeAll(ctx context.Context, pods []*podState, o DownOptions
 
 // removeLocked removes a pod under its lock, as it is once any `up` creating it is done.
 func (r *Runtime) removeLocked(ctx context.Context, p *podState, o DownOptions) error {
-	l, err := r.lock("pod-" + p.ID)
+	l, err := r.podLock(p.ID)
 	if err != nil {
 		return err
 	}
@@ -111,10 +112,14 @@ func (r *Runtime) removeLocked(ctx context.Context, p *podState, o DownOptions) 
 	if err != nil {
 		return err
 	}
-	if p = pods[p.key()]; p == nil {
-		return nil
+	if p = pods[p.key()]; p != nil {
+		if err := r.removePod(ctx, p, o); err != nil {
+			return err
+		}
 	}
-	return r.removePod(ctx, p, o)
+	// Gone with its pod; whoever waits on it locks the path anew (see lock).
+	os.Remove(l.Path())
+	return nil
 }
 
 // removePod stops and deletes every container of a pod, then its namespaces, network,

@@ -206,7 +206,7 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 // ..data swap, as the kubelet does: containers keep running and see the new files.
 func (r *Runtime) updateVolumes(ctx context.Context, pp *plan.PodPlan, st *podState) PodResult {
 	res := PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Updated}
-	l, err := r.lock("pod-" + st.ID)
+	l, err := r.podLock(st.ID)
 	if err != nil {
 		res.Action, res.Err = Failed, err
 		return res
@@ -237,7 +237,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 		res.Action, res.Err = Failed, fmt.Errorf("creating pod %s: %w", key, err)
 		return res
 	}
-	l, err := r.lock("pod-" + podID(pp.Namespace, pp.Name))
+	l, err := r.podLock(podID(pp.Namespace, pp.Name))
 	if err != nil {
 		return fail(err)
 	}
