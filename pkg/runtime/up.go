@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -242,6 +243,13 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 		return fail(err)
 	}
 	defer l.Unlock()
+	// When this leaves no pod, its lock file goes too (see removeLocked).
+	noPod := false
+	defer func() {
+		if noPod {
+			os.Remove(l.Path())
+		}
+	}()
 	pods, err := r.pods(ctx)
 	if err != nil {
 		return fail(err)
@@ -259,6 +267,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 			return fail(fmt.Errorf("removing the old version: %w", err))
 		}
 		if err := network.CheckHostPorts(pp.HostPorts); err != nil {
+			noPod = true
 			return fail(err)
 		}
 		res.Action = Recreated
@@ -266,6 +275,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 	reserved, err := r.createPod(ctx, pp, imgs)
 	res.reserved = reserved
 	if err != nil {
+		noPod = !reserved // else the rollback removes the pod and its lock file
 		return fail(err)
 	}
 	return res
