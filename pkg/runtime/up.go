@@ -144,7 +144,7 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 			return nil, fmt.Errorf("preparing the pause container: %w", err)
 		}
 		if err := r.reclaim(ctx); err != nil {
-			return nil, fmt.Errorf("releasing the network of pods that no longer exist: %w", err)
+			return nil, fmt.Errorf("releasing what killed kplay runs left: %w", err)
 		}
 		for _, pp := range create {
 			if pp.Spec.RestartPolicy == corev1.RestartPolicyOnFailure && !r.restartPolicies {
@@ -153,11 +153,13 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 			}
 		}
 	}
-	ctx, release, err := r.withLease(ctx)
-	if err != nil {
-		return nil, err
+	if len(create) > 0 {
+		var release func()
+		if ctx, release, err = r.withLease(ctx); err != nil {
+			return nil, err
+		}
+		defer release()
 	}
-	defer release()
 	imgs, err := r.pull(ctx, create, o.Pull)
 	if err != nil {
 		return nil, err
