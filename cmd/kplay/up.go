@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +14,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/node"
 	"github.com/kplay-dev/kplay/pkg/plan"
 	"github.com/kplay-dev/kplay/pkg/runtime"
+	"github.com/kplay-dev/kplay/pkg/volume"
 )
 
 type upOptions struct {
@@ -87,7 +87,7 @@ func loadPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOption
 		HostIP:          node.HostIP(),
 		NodeCPUMillis:   node.CPUMillis(),
 		NodeMemoryBytes: node.MemoryBytes(),
-		ExistingClaims:  existingClaims(g),
+		ExistingClaims:  volume.Manager{DataRoot: g.DataRoot}.Claims(),
 	})
 	if err != nil {
 		return nil, err
@@ -106,20 +106,6 @@ func dryRunList(p *plan.Plan) *corev1.List {
 		list.Items = append(list.Items, k8sruntime.RawExtension{Object: p.Pods[i].Pod()})
 	}
 	return list
-}
-
-// existingClaims lists the claims that already have a directory under the data root.
-func existingClaims(g *globalOptions) map[string]bool {
-	claims := map[string]bool{}
-	root := g.DataRoot + "/claims"
-	nss, _ := os.ReadDir(root)
-	for _, ns := range nss {
-		names, _ := os.ReadDir(root + "/" + ns.Name())
-		for _, n := range names {
-			claims[ns.Name()+"/"+n.Name()] = true
-		}
-	}
-	return claims
 }
 
 func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) error {

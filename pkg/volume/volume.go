@@ -26,6 +26,20 @@ type Manager struct {
 func (m Manager) podData(uid string) string { return filepath.Join(m.DataRoot, "pods", uid) }
 func (m Manager) podRun(uid string) string  { return filepath.Join(m.RunRoot, "pods", uid) }
 
+// Claims lists the claims that have data on this machine, as "namespace/name".
+func (m Manager) Claims() map[string]bool {
+	claims := map[string]bool{}
+	root := filepath.Join(m.DataRoot, "claims")
+	nss, _ := os.ReadDir(root)
+	for _, ns := range nss {
+		names, _ := os.ReadDir(filepath.Join(root, ns.Name()))
+		for _, n := range names {
+			claims[ns.Name()+"/"+n.Name()] = true
+		}
+	}
+	return claims
+}
+
 // ClaimPath is where a persistentVolumeClaim's data lives; it survives the pod.
 func (m Manager) ClaimPath(namespace, name string) string {
 	return filepath.Join(m.DataRoot, "claims", namespace, name)

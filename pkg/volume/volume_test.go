@@ -341,3 +341,16 @@ func TestMountSource(t *testing.T) {
 		t.Errorf("MountSource created %v outside the volume", entries)
 	}
 }
+
+func TestClaimsListsWhatHasData(t *testing.T) {
+	m := Manager{DataRoot: t.TempDir()}
+	if got := m.Claims(); len(got) != 0 {
+		t.Fatalf("Claims on a new machine = %v, want none", got)
+	}
+	if err := os.MkdirAll(m.ClaimPath("shop", "db"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Claims(); len(got) != 1 || !got["shop/db"] {
+		t.Errorf("Claims = %v, want shop/db", got)
+	}
+}
