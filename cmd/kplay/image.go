@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/kplay-dev/kplay/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/duration"
 )
 
 func newImageCommand(g *globalOptions) *cobra.Command {

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+
 	"github.com/spf13/cobra"
 
-	"github.com/kplay-dev/kplay/pkg/runtime"
-
 	"github.com/kplay-dev/kplay/pkg/logs"
+	"github.com/kplay-dev/kplay/pkg/runtime"
 )
 
 type logsOptions struct {

@@ -4,17 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/kplay-dev/kplay/pkg/runtime"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/runtime"
 )
 
 func newPsCommand(g *globalOptions) *cobra.Command {
@@ -67,7 +68,7 @@ func printPods(out io.Writer, pods []corev1.Pod, wide bool, now time.Time) error
 			ip = "<none>"
 		}
 		line := fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\t%s", p.Namespace, p.Name, ready, len(p.Spec.Containers),
-			podStatus(&p), restarts, duration.HumanDuration(now.Sub(p.CreationTimestamp.Time)), ip, portsColumn(p.Annotations[labels.Ports]))
+			podStatus(&p), restarts, duration.HumanDuration(now.Sub(p.CreationTimestamp.Time)), ip, portsColumn(runtime.PublishedPorts(p)))
 		if wide {
 			line += fmt.Sprintf("\t%s\t%s", p.Annotations[labels.Owner], p.Annotations[labels.Source])
 		}
@@ -108,21 +109,14 @@ func podStatus(p *corev1.Pod) string {
 }
 
 // portsColumn shows published ports like docker ps: 127.0.0.1:8080->80/tcp.
-func portsColumn(label string) string {
-	if label == "" {
-		return ""
-	}
+func portsColumn(ports []plan.HostPort) string {
 	var out []string
-	for _, part := range strings.Split(label, ",") {
-		f := strings.SplitN(part, ":", 3)
-		if len(f) != 3 {
-			continue
+	for _, p := range ports {
+		host := strconv.Itoa(int(p.HostPort))
+		if p.HostIP != "" {
+			host = p.HostIP + ":" + host
 		}
-		host := f[1]
-		if f[0] != "" {
-			host = f[0] + ":" + f[1]
-		}
-		out = append(out, host+"->"+f[2])
+		out = append(out, fmt.Sprintf("%s->%d/%s", host, p.ContainerPort, strings.ToLower(string(p.Protocol))))
 	}
 	return strings.Join(out, ",")
 }

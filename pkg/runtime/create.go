@@ -69,6 +69,11 @@ func portsLabel(ports []plan.HostPort) string {
 	return strings.Join(parts, ",")
 }
 
+// PublishedPorts are the host ports of a pod that List returned.
+func PublishedPorts(pod corev1.Pod) []plan.HostPort {
+	return parsePorts(pod.Annotations[labels.Ports])
+}
+
 // parsePorts reads portsLabel back.
 func parsePorts(s string) []plan.HostPort {
 	var out []plan.HostPort

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/plan"
+)
+
+func TestPortsColumn(t *testing.T) {
+	got := portsColumn([]plan.HostPort{
+		{HostPort: 45678, ContainerPort: 80, Protocol: corev1.ProtocolTCP},
+		{HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53, Protocol: corev1.ProtocolUDP},
+	})
+	if want := "45678->80/tcp,127.0.0.1:5353->53/udp"; got != want {
+		t.Errorf("portsColumn = %q, want %q", got, want)
+	}
+}
