@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/runtime/restart"
 
 	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/network"
@@ -141,7 +142,7 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.removeContainer(ctx, c.ID, grace); err != nil {
+			if err := r.removeContainer(ctx, c, grace); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("container %q: %w", c.label(labels.Container), err))
 				mu.Unlock()
@@ -150,7 +151,7 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 	}
 	wg.Wait()
 	if p.Infra != nil {
-		if err := r.removeContainer(ctx, p.Infra.ID, 2*time.Second); err != nil {
+		if err := r.removeContainer(ctx, p.Infra, 2*time.Second); err != nil {
 			errs = append(errs, fmt.Errorf("infra container: %w", err))
 		}
 	}
@@ -204,16 +205,19 @@ func (r *Runtime) removeClaims(ctx context.Context, removed []*podState) error {
 
 // removeContainer stops a container's task (stop signal, grace period, SIGKILL) and
 // deletes the task, the container and its snapshot.
-func (r *Runtime) removeContainer(ctx context.Context, id string, grace time.Duration) error {
-	ctr, err := r.client.LoadContainer(ctx, id)
+func (r *Runtime) removeContainer(ctx context.Context, c *ctrState, grace time.Duration) error {
+	ctr, err := r.client.LoadContainer(ctx, c.ID)
 	if err != nil {
 		if isNotFound(err) {
 			return nil
 		}
 		return err
 	}
-	if err := clearRestartLabels(ctx, ctr); err != nil && !isNotFound(err) {
-		return err
+	// Only containers handed to the restart monitor carry its labels.
+	if _, watched := c.Labels[restart.StatusLabel]; watched {
+		if err := clearRestartLabels(ctx, ctr); err != nil && !isNotFound(err) {
+			return err
+		}
 	}
 	if err := stopTask(ctx, ctr, grace); err != nil {
 		return err

@@ -262,7 +262,6 @@ func containerSpec(ctx context.Context, pp *plan.PodPlan, c *plan.Container, res
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(args...),
-		oci.WithEnv(nil),
 		func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 			s.Process.Env = env
 			return nil
