@@ -115,7 +115,7 @@ func RunDriver(path string) int {
 }
 
 func openLog(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, err
 	}
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 {

@@ -123,7 +123,7 @@ func (m *Manager) Setup(ctx context.Context, pod Pod) (Attachment, error) {
 			return Attachment{}, fmt.Errorf("removing the pod's leftover network: %w", err)
 		}
 	}
-	if err := os.MkdirAll(m.netnsDir, 0o755); err != nil {
+	if err := os.MkdirAll(m.netnsDir, 0o700); err != nil {
 		return Attachment{}, err
 	}
 	if err := createNetNS(path); err != nil {
@@ -270,7 +270,7 @@ func portMappings(ports []plan.HostPort) []portMapping {
 func (m *Manager) locked(f func() error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(m.lockPath), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(m.lockPath), 0o700); err != nil {
 		return err
 	}
 	l := flock.New(m.lockPath)

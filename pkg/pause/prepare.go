@@ -83,7 +83,7 @@ func stableCopy(exe, dir string) (string, error) {
 		os.Chtimes(path, now, now)
 		return path, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", err
 	}
 	src, err := os.Open(exe)

@@ -26,6 +26,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/volume"
 )
 
 // podLabels are the labels every container of a pod carries.
@@ -333,7 +334,7 @@ func claimsLabel(pp *plan.PodPlan) string {
 // writeEtc writes the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf.
 func (r *Runtime) writeEtc(pp *plan.PodPlan, podIP string) error {
 	dir := r.podDir(pp.UID)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
 	hostResolv, err := network.HostResolvConf(pp.Spec.HostNetwork)
@@ -365,7 +366,7 @@ func (r *Runtime) writeEtc(pp *plan.PodPlan, podIP string) error {
 }
 
 // createContainer creates a container and its task, not yet started.
-func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]string, imgs images, base map[string]string, group string) (client.Container, client.Task, error) {
+func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]volume.Prepared, imgs images, base map[string]string, group string) (client.Container, client.Task, error) {
 	img := imgs[c.Image]
 	if img == nil {
 		return nil, nil, fmt.Errorf("image %q was not pulled", c.Image)
@@ -374,7 +375,9 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 	if err != nil {
 		return nil, nil, err
 	}
-	vm, err := volumeMounts(res.Mounts, volPaths)
+	vm, err := volumeMounts(res.Mounts, volPaths, func(i int, volumePath, subPath string) (string, error) {
+		return r.vol.BindSubPath(volume.SubPath{PodUID: podKey(r.cfg.Namespace, pp.UID), Container: c.Name, Index: i, Volume: volumePath, Path: subPath})
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -384,7 +387,7 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 		return nil, nil, err
 	}
 	starts := r.startsPath(pp.UID, c.Name)
-	if err := os.MkdirAll(filepath.Dir(starts), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(starts), 0o750); err != nil {
 		return nil, nil, err
 	}
 	specOpts = append(specOpts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
@@ -415,7 +418,7 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 		return nil, nil, fmt.Errorf("creating: %w", err)
 	}
 	path := r.logPath(pp.UID, c.Name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, nil, err
 	}
 	uri, err := logs.LogURI(r.infra.Binary, path)
@@ -431,7 +434,7 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 
 // runInit runs one init container to its exit. A non-zero exit fails the pod with the
 // exit code and the container's last log lines.
-func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]string, imgs images, base map[string]string, group string) error {
+func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]volume.Prepared, imgs images, base map[string]string, group string) error {
 	ctr, t, err := r.createContainer(ctx, pp, c, idx, podIP, ns, volPaths, imgs, base, group)
 	if err != nil {
 		return fmt.Errorf("init container %q: %w", c.Name, err)

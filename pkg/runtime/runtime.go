@@ -79,11 +79,16 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("containerd at %s is not serving: %w", cfg.Address, err)
 	}
 	log.G(ctx).Debugf("containerd %s (%s)", v.Version, v.Revision)
+	vol := volume.Manager{RunRoot: cfg.RunRoot, DataRoot: cfg.DataRoot}
+	if err := vol.SecureRoots(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	r := &Runtime{
 		cfg:             cfg,
 		client:          c,
 		restartPolicies: !strings.HasPrefix(strings.TrimPrefix(v.Version, "v"), "1.6"),
-		vol:             volume.Manager{RunRoot: cfg.RunRoot, DataRoot: cfg.DataRoot},
+		vol:             vol,
 	}
 	return r, nil
 }

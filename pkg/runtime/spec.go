@@ -222,19 +222,25 @@ func etcMounts(dir string) []specs.Mount {
 }
 
 // volumeMounts binds the container's volumeMounts from the pod's prepared volumes.
-func volumeMounts(mounts []corev1.VolumeMount, paths map[string]string) ([]specs.Mount, error) {
+// A subPath is never given to runc as a path inside the volume, which a container
+// could swap for a symlink before a restart: bindSubPath pins it first and returns
+// the mount point to bind.
+func volumeMounts(mounts []corev1.VolumeMount, vols map[string]volume.Prepared, bindSubPath func(index int, volumePath, subPath string) (string, error)) ([]specs.Mount, error) {
 	var ms []specs.Mount
-	for _, m := range mounts {
-		base, ok := paths[m.Name]
+	for i, m := range mounts {
+		vol, ok := vols[m.Name]
 		if !ok {
 			return nil, fmt.Errorf("volumeMount %q: volume not prepared", m.Name)
 		}
-		src, err := volume.MountSource(base, m.SubPath)
-		if err != nil {
-			return nil, fmt.Errorf("volumeMount %q: %w", m.Name, err)
+		src := vol.Path
+		if m.SubPath != "" {
+			var err error
+			if src, err = bindSubPath(i, vol.Path, m.SubPath); err != nil {
+				return nil, fmt.Errorf("volumeMount %q: %w", m.Name, err)
+			}
 		}
 		mode := "rw"
-		if m.ReadOnly {
+		if m.ReadOnly || vol.ReadOnly {
 			mode = "ro"
 		}
 		ms = append(ms, specs.Mount{

@@ -25,6 +25,27 @@ func mountTmpfs(dir, options string) error {
 	return nil
 }
 
+// mountSized mounts a tmpfs of size bytes on dir, or resizes the one there: an update
+// of a secret may need more room than its first version did.
+func mountSized(dir, options string, size int64) error {
+	mounted, err := isMountPoint(dir)
+	if err != nil {
+		return err
+	}
+	opts := options + ",size=" + strconv.FormatInt(size, 10)
+	if !mounted {
+		return mountTmpfs(dir, opts)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err == nil && int64(fs.Blocks)*fs.Bsize >= size {
+		return nil // shrinking under the files there would fail; the cap stays as it is
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("resizing tmpfs on %s: %w", dir, err)
+	}
+	return nil
+}
+
 func isMountPoint(dir string) (bool, error) {
 	var st, parent unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {

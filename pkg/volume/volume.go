@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
@@ -45,18 +44,26 @@ func (m Manager) ClaimPath(namespace, name string) string {
 	return filepath.Join(m.DataRoot, "claims", namespace, name)
 }
 
-// Prepare creates every volume of the pod and returns volume name -> host path to
-// bind into containers. Calling it again for an existing pod is safe.
-func (m Manager) Prepare(pod *plan.PodPlan) (map[string]string, error) {
-	paths := make(map[string]string, len(pod.Volumes))
+// Prepared is a volume ready to be bound into containers.
+type Prepared struct {
+	Path string
+	// ReadOnly is set for the volumes Kubernetes always mounts read-only, whatever
+	// the volumeMount says: configMap and secret.
+	ReadOnly bool
+}
+
+// Prepare creates every volume of the pod and returns them by volume name. Calling it
+// again for an existing pod is safe.
+func (m Manager) Prepare(pod *plan.PodPlan) (map[string]Prepared, error) {
+	vols := make(map[string]Prepared, len(pod.Volumes))
 	for _, v := range pod.Volumes {
 		path, err := m.prepare(pod, v)
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
-		paths[v.Name] = path
+		vols[v.Name] = Prepared{Path: path, ReadOnly: v.ConfigMap != nil || v.Secret != nil}
 	}
-	return paths, nil
+	return vols, nil
 }
 
 // Update rewrites the configMap and secret volumes whose content changed, with the
@@ -77,7 +84,7 @@ func (m Manager) prepare(pod *plan.PodPlan, v plan.Volume) (string, error) {
 	switch {
 	case v.EmptyDir != nil:
 		path := filepath.Join(m.podData(pod.UID), "volumes", v.Name)
-		if err := mkdirMode(path, 0o777); err != nil {
+		if err := mkdirOpen(path); err != nil {
 			return "", err
 		}
 		if v.EmptyDir.Medium == corev1.StorageMediumMemory {
@@ -92,16 +99,16 @@ func (m Manager) prepare(pod *plan.PodPlan, v plan.Volume) (string, error) {
 		return path, nil
 	case v.ConfigMap != nil:
 		path := filepath.Join(m.podData(pod.UID), "volumes", v.Name)
-		if err := os.MkdirAll(path, 0o755); err != nil {
+		if err := mkdirVolume(path, 0o755); err != nil {
 			return "", err
 		}
 		return path, writeAtomic(path, v.ConfigMap.Files)
 	case v.Secret != nil:
 		path := filepath.Join(m.podRun(pod.UID), "volumes", v.Name)
-		if err := os.MkdirAll(path, 0o755); err != nil {
+		if err := mkdirVolume(path, 0o755); err != nil {
 			return "", err
 		}
-		if err := mountTmpfs(path, "mode=0755"); err != nil {
+		if err := mountSized(path, "mode=0755", secretTmpfsSize(v.Secret.Files)); err != nil {
 			return "", err
 		}
 		return path, writeAtomic(path, v.Secret.Files)
@@ -111,16 +118,36 @@ func (m Manager) prepare(pod *plan.PodPlan, v plan.Volume) (string, error) {
 		path := m.ClaimPath(v.Claim.Namespace, v.Claim.ClaimName)
 		// World-writable like a provisioned local volume, so non-root containers can write.
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return path, mkdirMode(path, 0o777)
+			return path, mkdirOpen(path)
 		}
 		return path, nil
 	}
 	return "", fmt.Errorf("no volume source: %w", errdefs.ErrInvalidArgument)
 }
 
-// mkdirMode creates dir (and parents) with exactly mode, whatever the umask.
-func mkdirMode(dir string, mode os.FileMode) error {
-	if err := os.MkdirAll(dir, mode); err != nil {
+// secretTmpfsSize caps a secret volume's tmpfs so a container cannot fill the
+// machine's memory through it: room for the data twice (an update writes the new
+// files before it removes the old ones) plus 1 MiB for directories and links, in
+// whole MiB. The API server caps a Secret at 1 MiB, so the cap stays a few MiB.
+func secretTmpfsSize(files []plan.File) int64 {
+	const mib = 1 << 20
+	var n int64
+	for _, f := range files {
+		n += int64(len(f.Data))
+	}
+	return (2*n+mib-1)/mib*mib + mib
+}
+
+// mkdirOpen creates a volume directory that every user inside the pod may write
+// (emptyDir, claims): 0777 whatever the umask, under private parents.
+func mkdirOpen(dir string) error { return mkdirVolume(dir, 0o777) }
+
+// mkdirVolume creates a volume's own directory with exactly mode, its parents private.
+func mkdirVolume(dir string, mode os.FileMode) error {
+	if err := mkdirPrivate(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, mode); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
 	return os.Chmod(dir, mode)
@@ -165,45 +192,4 @@ func hostPath(path string, typ corev1.HostPathType) error {
 		return fmt.Errorf("hostPath type check failed: %s is not a %s", path, typ)
 	}
 	return nil
-}
-
-// MountSource resolves a volumeMount to the host path to bind: the volume path, or
-// subPath inside it. subPath must stay inside the volume even through symlinks the
-// containers created there; a missing subPath is created as a directory, as the
-// kubelet does.
-func MountSource(volumePath, subPath string) (string, error) {
-	if subPath == "" {
-		return volumePath, nil
-	}
-	if filepath.IsAbs(subPath) {
-		return "", fmt.Errorf("subPath %q must be a relative path: %w", subPath, errdefs.ErrInvalidArgument)
-	}
-	for _, elem := range strings.Split(filepath.ToSlash(subPath), "/") {
-		if elem == ".." {
-			return "", fmt.Errorf("subPath %q must not contain '..': %w", subPath, errdefs.ErrInvalidArgument)
-		}
-	}
-	base, err := filepath.EvalSymlinks(volumePath)
-	if err != nil {
-		return "", err
-	}
-	root, err := os.OpenRoot(base)
-	if err != nil {
-		return "", err
-	}
-	defer root.Close()
-	// Root refuses to follow a symlink out of the volume, so this creates nothing outside it.
-	if _, err := root.Lstat(subPath); errors.Is(err, os.ErrNotExist) {
-		if err := root.MkdirAll(subPath, 0o755); err != nil {
-			return "", fmt.Errorf("creating subPath %q: %w", subPath, err)
-		}
-	}
-	resolved, err := filepath.EvalSymlinks(filepath.Join(base, subPath))
-	if err != nil {
-		return "", fmt.Errorf("subPath %q: %w", subPath, err)
-	}
-	if resolved != base && !strings.HasPrefix(resolved, base+string(filepath.Separator)) {
-		return "", fmt.Errorf("subPath %q resolves to %s, outside the volume", subPath, resolved)
-	}
-	return resolved, nil
 }

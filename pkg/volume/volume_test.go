@@ -4,10 +4,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -76,7 +79,7 @@ func TestConfigMapLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := paths["cfg"]
+	dir := paths["cfg"].Path
 	if want := filepath.Join(m.DataRoot, "pods/uid1/volumes/cfg"); dir != want {
 		t.Fatalf("path %s, want %s", dir, want)
 	}
@@ -109,7 +112,7 @@ func TestSecretOnTmpfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := paths["s"]
+	dir := paths["s"].Path
 	if !strings.HasPrefix(dir, m.RunRoot) {
 		t.Errorf("secret at %s, want under the run root %s", dir, m.RunRoot)
 	}
@@ -156,7 +159,7 @@ func TestPlantedSymlinkNotFollowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := paths["cfg"]
+	dir := paths["cfg"].Path
 	// A container replaces the top-level link and the ..data link with links out of the volume.
 	for _, name := range []string{"key", "..data"} {
 		os.Remove(filepath.Join(dir, name))
@@ -183,7 +186,7 @@ func TestUpdateSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := paths["cfg"]
+	dir := paths["cfg"].Path
 	first, _ := os.Readlink(filepath.Join(dir, "..data"))
 	// A reader holding the old directory open keeps reading old content.
 	held, err := os.Open(filepath.Join(dir, first, "a"))
@@ -237,34 +240,34 @@ func TestEmptyDirAndClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"scratch", "mem", "data"} {
-		st, err := os.Stat(paths[name])
+		st, err := os.Stat(paths[name].Path)
 		if err != nil || st.Mode().Perm() != 0o777 {
 			t.Errorf("%s: mode %v (%v), want 0777", name, st.Mode(), err)
 		}
 	}
-	if fs := mountedAt(t, paths["mem"]); fs != "tmpfs" {
+	if fs := mountedAt(t, paths["mem"].Path); fs != "tmpfs" {
 		t.Errorf("medium Memory mounted as %q, want tmpfs", fs)
 	}
-	if err := os.WriteFile(filepath.Join(paths["mem"], "big"), make([]byte, 2<<20), 0o644); err == nil {
+	if err := os.WriteFile(filepath.Join(paths["mem"].Path, "big"), make([]byte, 2<<20), 0o644); err == nil {
 		t.Error("wrote 2 MiB to a 1Mi emptyDir")
 	}
-	os.WriteFile(filepath.Join(paths["data"], "keep"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(paths["data"].Path, "keep"), []byte("x"), 0o644)
 	if err := m.Remove("uid5"); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(mustRead(t, "/proc/self/mountinfo"), m.DataRoot) {
 		t.Error("mounts left after Remove")
 	}
-	if _, err := os.Stat(paths["scratch"]); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(paths["scratch"].Path); !errors.Is(err, os.ErrNotExist) {
 		t.Error("emptyDir survived Remove")
 	}
-	if _, err := os.Stat(filepath.Join(paths["data"], "keep")); err != nil {
+	if _, err := os.Stat(filepath.Join(paths["data"].Path, "keep")); err != nil {
 		t.Errorf("claim data did not survive Remove: %v", err)
 	}
 	if err := m.RemoveClaim("default", "db"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(paths["data"]); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(paths["data"].Path); !errors.Is(err, os.ErrNotExist) {
 		t.Error("claim survived RemoveClaim")
 	}
 }
@@ -300,10 +303,14 @@ func TestHostPath(t *testing.T) {
 	}
 }
 
-func TestMountSource(t *testing.T) {
-	vol := t.TempDir()
+func TestBindSubPath(t *testing.T) {
+	needRoot(t)
+	m := newManager(t)
+	vol := filepath.Join(m.DataRoot, "pods/p1/volumes/data")
 	outside := t.TempDir()
 	os.MkdirAll(filepath.Join(vol, "sub/inner"), 0o755)
+	os.WriteFile(filepath.Join(vol, "sub/inner/f"), []byte("inner"), 0o644)
+	os.WriteFile(filepath.Join(vol, "file"), []byte("a file"), 0o644)
 	os.Symlink(outside, filepath.Join(vol, "escape"))
 	os.Symlink("/etc", filepath.Join(vol, "abs"))
 	os.Symlink("sub/inner", filepath.Join(vol, "inside"))
@@ -312,33 +319,189 @@ func TestMountSource(t *testing.T) {
 		want    string // relative to vol; "" means an error
 		invalid bool
 	}{
-		{"", ".", false},
 		{"sub", "sub", false},
 		{"inside", "sub/inner", false},
+		{"file", "file", false},
 		{"new/dir", "new/dir", false},
 		{"/etc", "", true},
 		{"../x", "", true},
 		{"sub/../../x", "", true},
-		{"escape", "", false},
+		{"escape", "", true},
 		{"escape/deeper", "", false},
-		{"abs", "", false},
+		{"abs", "", true},
 	}
-	for _, tt := range tests {
-		got, err := MountSource(vol, tt.subPath)
+	for i, tt := range tests {
+		got, err := m.BindSubPath(SubPath{PodUID: "p1", Container: "c", Index: i, Volume: vol, Path: tt.subPath})
 		if tt.want == "" {
 			if err == nil {
-				t.Errorf("MountSource(%q) = %s, want an error", tt.subPath, got)
+				t.Errorf("BindSubPath(%q) = %s, want an error", tt.subPath, got)
 			} else if tt.invalid && !errdefs.IsInvalidArgument(err) {
-				t.Errorf("MountSource(%q) error %v, want invalid argument", tt.subPath, err)
+				t.Errorf("BindSubPath(%q) error %v, want invalid argument", tt.subPath, err)
 			}
 			continue
 		}
-		if want := filepath.Join(vol, tt.want); err != nil || got != want {
-			t.Errorf("MountSource(%q) = %s, %v; want %s", tt.subPath, got, err, want)
+		if err != nil {
+			t.Errorf("BindSubPath(%q): %v", tt.subPath, err)
+			continue
+		}
+		if want := filepath.Join(m.RunRoot, "pods/p1/volume-subpaths/c", strconv.Itoa(i)); got != want {
+			t.Errorf("BindSubPath(%q) = %s, want the mount point %s", tt.subPath, got, want)
+		}
+		a, errA := os.Stat(got)
+		b, errB := os.Stat(filepath.Join(vol, tt.want))
+		if errA != nil || errB != nil || !os.SameFile(a, b) {
+			t.Errorf("BindSubPath(%q): %s is not %s (%v, %v)", tt.subPath, got, tt.want, errA, errB)
 		}
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
-		t.Errorf("MountSource created %v outside the volume", entries)
+		t.Errorf("BindSubPath created %v outside the volume", entries)
+	}
+	if err := m.Remove("p1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(mustRead(t, "/proc/self/mountinfo"), m.RunRoot); n != 0 {
+		t.Errorf("%d subPath mounts left after Remove", n)
+	}
+}
+
+// The attack the bind mount stops: a container swaps a directory it mounted by
+// subPath for a symlink to the host's /; a restart must still see the directory.
+func TestBoundSubPathSurvivesASymlinkSwap(t *testing.T) {
+	needRoot(t)
+	m := newManager(t)
+	vol := filepath.Join(m.DataRoot, "pods/p1/volumes/data")
+	os.MkdirAll(filepath.Join(vol, "sub"), 0o777)
+	os.WriteFile(filepath.Join(vol, "sub/mine"), []byte("mine"), 0o644)
+	target, err := m.BindSubPath(SubPath{PodUID: "p1", Container: "c", Volume: vol, Path: "sub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(vol, "sub"), filepath.Join(vol, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/", filepath.Join(vol, "sub")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readVolumeFile(t, target, "mine"); got != "mine" {
+		t.Errorf("after the swap the mount point shows %q, want the original directory", got)
+	}
+	if _, err := os.Stat(filepath.Join(target, "etc")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after the swap the mount point reaches the host's /etc (%v)", err)
+	}
+	// Binding again (the container is created anew) refuses the symlink.
+	if _, err := m.BindSubPath(SubPath{PodUID: "p1", Container: "c", Volume: vol, Path: "sub"}); err == nil {
+		t.Errorf("BindSubPath followed a symlink to /")
+	}
+}
+
+func TestOpenNoFollowRefusesASymlinkOnTheWay(t *testing.T) {
+	base := t.TempDir()
+	os.MkdirAll(filepath.Join(base, "a/b"), 0o755)
+	os.Symlink("a", filepath.Join(base, "link"))
+	if fd, err := openNoFollow(base, "a/b"); err != nil {
+		t.Errorf("a/b: %v", err)
+	} else {
+		unix.Close(fd)
+	}
+	for _, rel := range []string{"link/b", "link"} {
+		if fd, err := openNoFollow(base, rel); err == nil {
+			unix.Close(fd)
+			t.Errorf("openNoFollow(%q) followed a symlink", rel)
+		}
+	}
+}
+
+// Every directory above a volume is closed to other users; the volume itself is
+// as open as the containers need.
+func TestPodDirectoriesArePrivate(t *testing.T) {
+	needRoot(t)
+	m := newManager(t)
+	if err := m.SecureRoots(); err != nil {
+		t.Fatal(err)
+	}
+	pod := &plan.PodPlan{UID: "uid9", Volumes: []plan.Volume{
+		{Name: "scratch", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+		{Name: "cfg", ConfigMap: &plan.FilesVolume{Files: files("k", "v")}},
+		{Name: "s", Secret: &plan.FilesVolume{Files: files("k", "v")}},
+		{Name: "db", Claim: &plan.ClaimVolume{Namespace: "shop", ClaimName: "db"}},
+	}}
+	vols, err := m.Prepare(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMode := map[string]os.FileMode{"scratch": 0o777, "cfg": 0o755, "s": 0o755, "db": 0o777}
+	for name, v := range vols {
+		st, err := os.Stat(v.Path)
+		if err != nil || st.Mode().Perm() != wantMode[name] {
+			t.Errorf("volume %s: mode %v (%v), want %v", name, st.Mode().Perm(), err, wantMode[name])
+		}
+		root := m.DataRoot
+		if strings.HasPrefix(v.Path, m.RunRoot) {
+			root = m.RunRoot
+		}
+		for dir := filepath.Dir(v.Path); ; dir = filepath.Dir(dir) {
+			st, err := os.Stat(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm()&0o007 != 0 || st.Sys().(*syscall.Stat_t).Uid != 0 {
+				t.Errorf("volume %s: %s is %v, uid %d; want root's and closed to others", name, dir, st.Mode().Perm(), st.Sys().(*syscall.Stat_t).Uid)
+			}
+			if dir == root {
+				break
+			}
+		}
+	}
+}
+
+func TestSecureRootsTightensAnOpenRoot(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	m := Manager{RunRoot: filepath.Join(dir, "run"), DataRoot: filepath.Join(dir, "data")}
+	os.Mkdir(m.DataRoot, 0o777)
+	os.Chmod(m.DataRoot, 0o777)
+	os.Chown(m.DataRoot, 65534, 65534)
+	if err := m.SecureRoots(); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{m.RunRoot, m.DataRoot} {
+		st, err := os.Stat(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm()&0o027 != 0 || st.Sys().(*syscall.Stat_t).Uid != 0 {
+			t.Errorf("%s: %v uid %d after SecureRoots, want at most 0750 and root's", root, st.Mode().Perm(), st.Sys().(*syscall.Stat_t).Uid)
+		}
+	}
+}
+
+func TestSecretTmpfsIsCapped(t *testing.T) {
+	for _, tt := range []struct {
+		data int
+		want int64
+	}{{0, 1 << 20}, {10, 2 << 20}, {1 << 20, 3 << 20}, {(1 << 20) + 1, 4 << 20}} {
+		if got := secretTmpfsSize([]plan.File{{Path: "k", Data: make([]byte, tt.data)}}); got != tt.want {
+			t.Errorf("secretTmpfsSize(%d bytes) = %d, want %d", tt.data, got, tt.want)
+		}
+	}
+	needRoot(t)
+	m := newManager(t)
+	pod := &plan.PodPlan{UID: "uid3", Volumes: []plan.Volume{{Name: "s", Secret: &plan.FilesVolume{Files: files("k", "v")}}}}
+	vols, err := m.Prepare(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !vols["s"].ReadOnly {
+		t.Errorf("secret volume not marked read-only")
+	}
+	if err := os.WriteFile(filepath.Join(vols["s"].Path, "big"), make([]byte, 3<<20), 0o644); err == nil {
+		t.Errorf("wrote 3 MiB into a secret volume of one key; want the tmpfs to be full")
+	}
+	// A larger secret later gets a larger tmpfs.
+	pod.Volumes[0].Secret.Files = []plan.File{{Path: "k", Data: make([]byte, 4<<20), Mode: 0o644}}
+	os.Remove(filepath.Join(vols["s"].Path, "big"))
+	if err := m.Update(pod); err != nil {
+		t.Fatalf("updating to a 4 MiB secret: %v", err)
 	}
 }
 

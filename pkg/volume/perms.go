@@ -1,0 +1,51 @@
+package volume
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// Directories kplay makes under its roots are root's and closed to other users
+// (0750, as the kubelet keeps pod directories), so no local user reaches a pod's data
+// through them; a volume itself may be open inside (an emptyDir is 0777) because only
+// the containers that mount it see it.
+const privateDir = 0o750
+
+// mkdirPrivate creates dir and its missing parents as private directories.
+func mkdirPrivate(dir string) error { return os.MkdirAll(dir, privateDir) }
+
+// SecureRoots creates the run and data roots, or tightens existing ones made by an
+// older kplay or by hand: owned by root, no access for other users.
+func (m Manager) SecureRoots() error {
+	for _, root := range []string{m.RunRoot, m.DataRoot} {
+		if err := secureRoot(root); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func secureRoot(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (st.Uid != 0 || st.Gid != 0) {
+		if err := os.Chown(dir, 0, 0); err != nil {
+			return fmt.Errorf("making %s root's: %w", dir, err)
+		}
+	}
+	if fi.Mode().Perm()&0o027 != 0 {
+		if err := os.Chmod(dir, fi.Mode().Perm()&^0o027); err != nil {
+			return fmt.Errorf("closing %s to other users: %w", dir, err)
+		}
+	}
+	return nil
+}
