@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -247,22 +248,7 @@ func (r *Runtime) runProbe(ctx context.Context, st *podState, podIP, container s
 			scheme = "http"
 		}
 		url := fmt.Sprintf("%s://%s%s", scheme, net.JoinHostPort(host, strconv.Itoa(port)), g.Path)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		for _, h := range g.HTTPHeaders {
-			req.Header.Add(h.Name, h.Value)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("GET %s: %w", url, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-			return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
-		}
-		return nil
+		return httpProbe(ctx, url, g.HTTPHeaders)
 	case pr.TCPSocket != nil:
 		host := pr.TCPSocket.Host
 		if host == "" {
@@ -283,6 +269,62 @@ func (r *Runtime) runProbe(ctx context.Context, st *podState, podIP, container s
 	}
 	return errors.New("probe has no handler")
 }
+
+// probeClient probes as the kubelet's: certificates are not verified (a probe checks
+// that the server answers, not who it is), no connection is kept, and a redirect to
+// another host is not followed but counts as the answer.
+var probeClient = &http.Client{
+	Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		DisableKeepAlives: true,
+		Proxy:             nil,
+	},
+	CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if req.URL.Hostname() != via[0].URL.Hostname() {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	},
+}
+
+// httpProbe GETs url with the probe's headers. A Host header sets the request's host,
+// and the kubelet's User-Agent and Accept are sent unless the probe sets its own.
+func httpProbe(ctx context.Context, url string, headers []corev1.HTTPHeader) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", probeUserAgent)
+	req.Header.Set("Accept", "*/*")
+	set := map[string]bool{}
+	for _, h := range headers {
+		name := http.CanonicalHeaderKey(h.Name)
+		if name == "Host" {
+			req.Host = h.Value
+			continue
+		}
+		if !set[name] {
+			req.Header.Del(name) // the probe's own value replaces the default
+			set[name] = true
+		}
+		req.Header.Add(name, h.Value)
+	}
+	resp, err := probeClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
+// probeUserAgent is what the kubelet sends, with the Kubernetes version kplay follows.
+const probeUserAgent = "kube-probe/1.37"
 
 // grpcProbe asks the gRPC health service, as the kubelet does: SERVING passes.
 func grpcProbe(ctx context.Context, addr string, service *string) error {

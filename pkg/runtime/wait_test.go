@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +73,40 @@ func TestRestartingFollowsThePolicy(t *testing.T) {
 	} {
 		if got := restarting(tt.labels, tt.code); got != tt.want {
 			t.Errorf("%s: restarting = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestHTTPProbeAsTheKubelet(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != "app.example" || r.Header.Get("X-Token") != "t" || r.UserAgent() != "kube-probe/1.37" {
+			http.Error(w, fmt.Sprintf("host %q token %q agent %q", r.Host, r.Header.Get("X-Token"), r.UserAgent()), http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://other.invalid/", http.StatusFound)
+	})
+	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	headers := []corev1.HTTPHeader{{Name: "Host", Value: "app.example"}, {Name: "x-token", Value: "t"}}
+	for _, srv := range []*httptest.Server{httptest.NewServer(mux), httptest.NewTLSServer(mux)} {
+		defer srv.Close()
+		// The TLS server's certificate is self-signed: the kubelet does not verify it.
+		if err := httpProbe(ctx, srv.URL+"/", headers); err != nil {
+			t.Errorf("probe with a Host header of %s: %v", srv.URL, err)
+		}
+		if err := httpProbe(ctx, srv.URL+"/", nil); err == nil || !strings.Contains(err.Error(), "HTTP 404") {
+			t.Errorf("probe without the headers = %v, want HTTP 404", err)
+		}
+		if err := httpProbe(ctx, srv.URL+"/away", nil); err != nil {
+			t.Errorf("a redirect to another host is the answer (success), got %v", err)
+		}
+		if err := httpProbe(ctx, srv.URL+"/fail", nil); err == nil || !strings.Contains(err.Error(), "HTTP 503") {
+			t.Errorf("probe of a 503 = %v, want HTTP 503", err)
 		}
 	}
 }
