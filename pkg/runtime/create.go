@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -290,7 +291,7 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 		if err := t.Start(ctx); err != nil {
 			return true, fmt.Errorf("container %q: starting: %w", c.Name, err)
 		}
-		if err := r.setRestartLabels(ctx, ctr, pp.UID, c.Name, pp.Spec.RestartPolicy); err != nil {
+		if err := r.setRestartLabels(ctx, ctr, pp.UID, c.Name, pp.Spec.RestartPolicy, c.Spec.TTY); err != nil {
 			return true, fmt.Errorf("container %q: %w", c.Name, err)
 		}
 		idx++
@@ -425,11 +426,21 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := ctr.NewTask(ctx, cio.LogURI(uri))
+	t, err := ctr.NewTask(ctx, logIO(uri, c.Spec.TTY))
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating task: %w", err)
 	}
 	return ctr, t, nil
+}
+
+// logIO hands a task's output to the log driver at uri. A container with tty gets a
+// terminal, whose output the shim gives the driver as stdout, as the kubelet logs a
+// tty container.
+func logIO(uri *url.URL, terminal bool) cio.Creator {
+	if terminal {
+		return cio.TerminalLogURI(uri)
+	}
+	return cio.LogURI(uri)
 }
 
 // runInit runs one init container to its exit. A non-zero exit fails the pod with the

@@ -13,6 +13,9 @@ import (
 // restartPolicyWarning is printed once per up when the daemon cannot honour a policy.
 const restartPolicyWarning = "containerd 1.6 restarts containers only for restartPolicy Always; with OnFailure a failed container stays exited, as with Never"
 
+// ttyRestartWarning says why a tty container is not restarted on containerd 1.6.
+const ttyRestartWarning = "has tty: containerd 1.6's restart monitor cannot give a restarted container a terminal, so it is not restarted when it exits (containerd 1.7+ restarts it)"
+
 // restarts reports whether a failed container of a pod with this policy is started
 // again: never with Never, and with OnFailure only where the daemon knows policies.
 func (r *Runtime) restarts(policy corev1.RestartPolicy) bool {
@@ -21,7 +24,10 @@ func (r *Runtime) restarts(policy corev1.RestartPolicy) bool {
 
 // setRestartLabels hands the container to containerd's restart monitor. It runs after
 // the task started, so the monitor never races kplay's own first start.
-func (r *Runtime) setRestartLabels(ctx context.Context, ctr client.Container, podUID, name string, policy corev1.RestartPolicy) error {
+func (r *Runtime) setRestartLabels(ctx context.Context, ctr client.Container, podUID, name string, policy corev1.RestartPolicy, tty bool) error {
+	if tty && !r.restartPolicies {
+		return nil // see ttyRestartWarning
+	}
 	var monitorPolicy string
 	switch policy {
 	case corev1.RestartPolicyAlways:

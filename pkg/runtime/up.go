@@ -152,6 +152,13 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 				break
 			}
 		}
+		for _, pp := range create {
+			for _, c := range pp.Containers {
+				if c.Spec.TTY && !r.restartPolicies && r.restarts(pp.Spec.RestartPolicy) {
+					r.warn(fmt.Sprintf("pod %s/%s: container %q: %s", pp.Namespace, pp.Name, c.Name, ttyRestartWarning))
+				}
+			}
+		}
 	}
 	if len(create) > 0 {
 		var release func()
