@@ -406,13 +406,15 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 	ctr, err := r.client.NewContainer(ctx, id,
 		client.WithImage(img),
 		client.WithNewSnapshot(id, img),
-		client.WithImageStopSignal(img, "SIGTERM"),
 		client.WithContainerLabels(withLabels(base,
 			labels.Role, role,
 			labels.Container, c.Name,
 			labels.Index, strconv.Itoa(idx),
 			labels.Ready, strconv.FormatBool(c.Spec.ReadinessProbe == nil && c.Spec.StartupProbe == nil),
 		)),
+		// After the labels: WithContainerLabels replaces them all, and the image's
+		// STOPSIGNAL is a label too.
+		client.WithImageStopSignal(img, "SIGTERM"),
 		client.WithNewSpec(specOpts...),
 	)
 	if err != nil {
