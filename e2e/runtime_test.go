@@ -63,3 +63,43 @@ spec:
 		t.Errorf("the container got %q (%v) on down, want the image's STOPSIGNAL SIGWINCH", got, err)
 	}
 }
+
+// Containers of a pod share its IPC namespace, so they share one /dev/shm; an image
+// with no environment still gets a PATH; a container reads its own cgroup limits.
+func TestPodSharesShmAndContainersSeeTheirCgroups(t *testing.T) {
+	e := newEnv(t)
+	e.Up(e.Manifest(`apiVersion: v1
+kind: Pod
+metadata:
+  name: shared
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: writer
+    image: busybox
+    command: ["sh", "-c", "echo from-writer > /dev/shm/note; ` + idle + `"]
+  - name: reader
+    image: kplay-noenv
+    command: ["/bin/sh", "-c", "` + idle + `"]
+    resources:
+      limits:
+        memory: 64Mi
+`))
+	e.WaitRunning("shared")
+	exec := func(container string, cmd ...string) string {
+		return e.MustKplay(append([]string{"exec", "shared", "-c", container, "--"}, cmd...)...).Stdout
+	}
+	if got := exec("reader", "/bin/cat", "/dev/shm/note"); got != "from-writer\n" {
+		t.Errorf("the reader sees %q in /dev/shm/note, want the writer's note", got)
+	}
+	if got := exec("reader", "/bin/sh", "-c", "echo $PATH"); got != "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n" {
+		t.Errorf("PATH in an image without env = %q, want the default", got)
+	}
+	limit := exec("reader", "/bin/sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max")
+	if strings.TrimSpace(limit) != "67108864" {
+		t.Errorf("the container reads its memory limit as %q, want 67108864", limit)
+	}
+	if r := e.Kplay("exec", "shared", "-c", "reader", "--", "/bin/sh", "-c", "if [ -d /sys/fs/cgroup/memory ]; then mkdir /sys/fs/cgroup/memory/x; else mkdir /sys/fs/cgroup/x; fi"); r.Code == 0 {
+		t.Errorf("a container could write its cgroup filesystem; it must be read-only")
+	}
+}

@@ -155,6 +155,11 @@ build_kplay_cmdargs() {
 		Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}'
 }
 
+# kplay-noenv sets no environment at all, as some images built from scratch do.
+build_kplay_noenv() {
+	jq -n '{Cmd: ["sh"]}'
+}
+
 # archive NAME writes $IMAGES_DIR/NAME.tar unless its inputs are unchanged.
 archive() {
 	local name=$1 fn=build_${1//-/_}
@@ -211,7 +216,7 @@ main() {
 	write_hosts_dir
 	mkdir -p "$IMAGES_DIR"
 	local name
-	for name in httpd nginx busybox kplay-cmdargs; do
+	for name in httpd nginx busybox kplay-cmdargs kplay-noenv; do
 		archive "$name"
 		push "$name"
 	done
@@ -219,7 +224,7 @@ main() {
 	deps ready:
 	  containerd   $(ctr version 2>/dev/null | awk '/Server:/{s=1} s&&/Version:/{print $2; exit}') on /run/containerd/containerd.sock (log: $CONTAINERD_LOG)
 	  registry     http://$REGISTRY (data: $E2E_ROOT/registry, log: $REGISTRY_LOG)
-	  images       httpd nginx busybox kplay-cmdargs (archives: $IMAGES_DIR)
+	  images       httpd nginx busybox kplay-cmdargs kplay-noenv (archives: $IMAGES_DIR)
 	  hosts dir    $HOSTS_DIR (docker.io is mirrored by the local registry; use --hosts-dir $HOSTS_DIR)
 	  CNI plugins  /usr/lib/cni
 	EOF

@@ -275,6 +275,9 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	if err != nil {
 		return true, err
 	}
+	if ns.Shm, err = r.vol.PodShm(podKey(r.cfg.Namespace, pp.UID)); err != nil {
+		return true, fmt.Errorf("mounting the pod's /dev/shm: %w", err)
+	}
 	idx := 0
 	for i := range pp.InitContainers {
 		if err := r.runInit(ctx, pp, &pp.InitContainers[i], idx, podIP, ns, volPaths, imgs, base, id); err != nil {

@@ -78,23 +78,19 @@ func (r *Runtime) startInfra(ctx context.Context, pp *plan.PodPlan, ctr client.C
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return ns, err
 	}
-	kinds := []string{"ipc"}
+	pins := map[string]*string{"ipc": &ns.IPC}
 	if netns != "" {
-		kinds = append(kinds, "uts")
+		pins["uts"] = &ns.UTS
 	}
-	for _, kind := range kinds {
+	if pp.Spec.ShareProcessNamespace != nil && *pp.Spec.ShareProcessNamespace {
+		pins["pid"] = &ns.PID
+	}
+	for kind, path := range pins {
 		pin := filepath.Join(dir, kind)
 		if err := pinNamespace(fmt.Sprintf("/proc/%d/ns/%s", t.Pid(), kind), pin); err != nil {
 			return ns, fmt.Errorf("pinning the infra container's %s namespace: %w", kind, err)
 		}
-		if kind == "ipc" {
-			ns.IPC = pin
-		} else {
-			ns.UTS = pin
-		}
-	}
-	if pp.Spec.ShareProcessNamespace != nil && *pp.Spec.ShareProcessNamespace {
-		ns.PID = fmt.Sprintf("/proc/%d/ns/pid", t.Pid())
+		*path = pin
 	}
 	return ns, nil
 }

@@ -22,7 +22,10 @@ type podNamespaces struct {
 	Net string // netns pin; "" for hostNetwork
 	IPC string // pinned from the infra container
 	UTS string // pinned from the infra container; "" for hostNetwork (host UTS)
-	PID string // /proc/<infra pid>/ns/pid when shareProcessNamespace, else ""
+	PID string // pinned from the infra container when shareProcessNamespace, else ""
+	// Shm is the pod's /dev/shm: one tmpfs for all its containers, as they share the
+	// IPC namespace (containerd's CRI does the same).
+	Shm string
 }
 
 // commandLine merges a container's command and args with the image's ENTRYPOINT and
@@ -204,8 +207,44 @@ func withNamespaces(ns podNamespaces) []oci.SpecOpts {
 	if ns.PID != "" {
 		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: ns.PID}))
 	}
+	if ns.Shm != "" {
+		opts = append(opts, withMountAt(specs.Mount{
+			Destination: "/dev/shm",
+			Type:        "bind",
+			Source:      ns.Shm,
+			Options:     []string{"rbind", "rprivate", "rw", "nosuid", "nodev", "noexec"},
+		}))
+	}
 	return opts
 }
+
+// withMountAt puts m in place of the default spec's mount at the same destination.
+func withMountAt(m specs.Mount) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		kept := s.Mounts[:0]
+		for _, have := range s.Mounts {
+			if filepath.Clean(have.Destination) != m.Destination {
+				kept = append(kept, have)
+			}
+		}
+		s.Mounts = append(kept, m)
+		return nil
+	}
+}
+
+// cgroupMount shows the container its own cgroups at /sys/fs/cgroup, read-only as
+// containerd's CRI mounts them (privileged makes it writable): a program can read its
+// memory limit.
+var cgroupMount = specs.Mount{
+	Destination: "/sys/fs/cgroup",
+	Type:        "cgroup",
+	Source:      "cgroup",
+	Options:     []string{"nosuid", "noexec", "nodev", "relatime", "ro"},
+}
+
+// defaultPath is the PATH a container gets when its image sets none, as with
+// containerd's CRI and Docker.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // etcMounts binds the pod's generated /etc/hosts, /etc/hostname and /etc/resolv.conf.
 func etcMounts(dir string) []specs.Mount {
@@ -260,7 +299,7 @@ func containerSpec(ctx context.Context, pp *plan.PodPlan, c *plan.Container, res
 		return nil, fmt.Errorf("reading image config of %q: %w", c.Image, err)
 	}
 	hostname := pp.Hostname
-	env := mergeEnv([]string{"HOSTNAME=" + hostname}, ic.Config.Env, res.Env)
+	env := mergeEnv([]string{"HOSTNAME=" + hostname, defaultPath}, ic.Config.Env, res.Env)
 	args := commandLine(res.Command, res.Args, ic.Config.Entrypoint, ic.Config.Cmd)
 	if len(args) == 0 {
 		return nil, fmt.Errorf("no command: the image %q has no ENTRYPOINT or CMD and the container sets no command", c.Image)
@@ -274,6 +313,7 @@ func containerSpec(ctx context.Context, pp *plan.PodPlan, c *plan.Container, res
 		},
 		oci.WithAnnotations(map[string]string{labels.ShimGroup: group}),
 		oci.WithMounts(mounts),
+		withMountAt(cgroupMount),
 	}
 	if c.Spec.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(c.Spec.WorkingDir))

@@ -125,6 +125,19 @@ func (m Manager) prepare(pod *plan.PodPlan, v plan.Volume) (string, error) {
 	return "", fmt.Errorf("no volume source: %w", errdefs.ErrInvalidArgument)
 }
 
+// PodShm mounts the pod's /dev/shm, a tmpfs every container of the pod binds, of
+// the 64 MiB a container's own /dev/shm has by default.
+func (m Manager) PodShm(podUID string) (string, error) {
+	if err := checkName(podUID); err != nil {
+		return "", err
+	}
+	path := filepath.Join(m.podRun(podUID), "shm")
+	if err := mkdirVolume(path, 0o1777|os.ModeSticky); err != nil {
+		return "", err
+	}
+	return path, mountTmpfs(path, "mode=1777,size=67108864")
+}
+
 // secretTmpfsSize caps a secret volume's tmpfs so a container cannot fill the
 // machine's memory through it: room for the data twice (an update writes the new
 // files before it removes the old ones) plus 1 MiB for directories and links, in
