@@ -161,7 +161,7 @@ func TestSeccompLocalhostStaysInItsDirectory(t *testing.T) {
 	}
 	ok := `{"defaultAction":"SCMP_ACT_LOG"}`
 	for path, data := range map[string]string{
-		filepath.Join(base, "outside.json"): ok,
+		filepath.Join(base, "outside.json"):  ok,
 		filepath.Join(dir, "sub", "in.json"): ok,
 		filepath.Join(dir, "broken.json"):    "{",
 	} {
