@@ -380,6 +380,10 @@ func (r *Runtime) security(ctx context.Context, pp *plan.PodPlan, c *plan.Contai
 func keepConfigError(ctx context.Context, infra client.Container, container string, err error) error {
 	key := labels.ConfigError + container
 	msg := err.Error()
+	var ce *configError
+	if errors.As(err, &ce) {
+		msg = ce.msg // without the context up adds
+	}
 	if max := 4000 - len(key); len(msg) > max { // containerd caps a label at 4 KiB
 		msg = msg[:max]
 	}
