@@ -18,6 +18,9 @@ type globalOptions struct {
 	Subnet     string
 	Bridge     string
 	InfraImage string
+	// SeccompDefault is the kubelet's SeccompDefault: RuntimeDefault for containers
+	// that set no seccomp profile.
+	SeccompDefault bool
 }
 
 func newRootCommand() *cobra.Command {
@@ -48,6 +51,7 @@ infra container and a CNI network, and keeps no daemon of its own.`,
 	f.StringVar(&g.Subnet, "subnet", "10.213.0.0/22", "subnet of kplay's pod network")
 	f.StringVar(&g.Bridge, "bridge", "kplay0", "host bridge of kplay's pod network; kplays with different --run-root need their own bridge and subnet")
 	f.StringVar(&g.InfraImage, "infra-image", "", "registry image for the pod infra container (default: kplay's built-in pause)")
+	f.BoolVar(&g.SeccompDefault, "seccomp-default", false, "give containers that set no seccompProfile containerd's RuntimeDefault profile, as the kubelet's SeccompDefault does")
 
 	root.AddCommand(
 		newUpCommand(g),

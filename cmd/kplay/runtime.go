@@ -45,9 +45,10 @@ func connect(ctx context.Context, g *globalOptions, progress io.Writer) (*runtim
 			Bridge:     g.Bridge,
 			RunRoot:    g.RunRoot,
 		},
-		Progress: progress,
-		TTY:      tty,
-		Warn:     func(s string) { fmt.Fprintln(os.Stderr, "Warning:", s) },
+		Progress:       progress,
+		TTY:            tty,
+		Warn:           func(s string) { fmt.Fprintln(os.Stderr, "Warning:", s) },
+		SeccompDefault: g.SeccompDefault,
 	})
 }
 

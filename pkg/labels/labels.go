@@ -48,6 +48,9 @@ const (
 	// Ready is "false" on a container whose readiness kplay has not seen pass (it has
 	// a readiness or startup probe), "true" once `up --wait` saw it pass.
 	Ready = prefix + "ready"
+	// ConfigError prefixes a label on the infra container, one per container name,
+	// holding why kplay refused to create that container (CreateContainerConfigError).
+	ConfigError = prefix + "config-error."
 	// GracePeriod is the pod's terminationGracePeriodSeconds.
 	GracePeriod = prefix + "grace-period"
 	// RestartPolicy is the pod's restartPolicy, kept so ps can tell Error from CrashLoopBackOff.

@@ -118,15 +118,15 @@ var (
 		{"runAsUser", supported, "default for every container", nil},
 		{"runAsGroup", supported, "default for every container", nil},
 		{"supplementalGroups", supported, "", nil},
-		{"runAsNonRoot", ignored, "not enforced: a container may run as root", []string{"false"}},
+		{"runAsNonRoot", supported, "default for every container: a container whose user is root (runAsUser 0, or the image's USER unset, 0 or non-numeric) is not created and waits with CreateContainerConfigError, as with the kubelet", nil},
 		{"seLinuxOptions", ignored, "no SELinux labels", nil},
 		{"windowsOptions", ignored, "Linux only", nil},
 		{"supplementalGroupsPolicy", ignored, "groups from the image's /etc/group are merged as the runtime decides", nil},
 		{"fsGroup", ignored, "volume ownership is not changed", nil},
 		{"sysctls", ignored, "sysctls are not set", nil},
 		{"fsGroupChangePolicy", ignored, "volume ownership is not changed", nil},
-		{"seccompProfile", ignored, "no seccomp profile is applied", nil},
-		{"appArmorProfile", ignored, "no AppArmor profile is applied", nil},
+		{"seccompProfile", supported, "default for every container: RuntimeDefault is containerd's default profile, Localhost reads `<data-root>/seccomp/<localhostProfile>`; unset is Unconfined unless `--seccomp-default`", nil},
+		{"appArmorProfile", supported, "default for every container: RuntimeDefault is containerd's default profile, Localhost a loaded profile; on a kernel without AppArmor nothing is applied and kplay warns", nil},
 		{"seLinuxChangePolicy", ignored, "no SELinux labels", nil},
 	}}
 
@@ -164,13 +164,13 @@ var (
 		{"runAsUser", supported, "", nil},
 		{"runAsGroup", supported, "", nil},
 		{"readOnlyRootFilesystem", supported, "", nil},
-		{"allowPrivilegeEscalation", supported, "false sets no_new_privs", nil},
-		{"runAsNonRoot", ignored, "not enforced: the container may run as root", []string{"false"}},
+		{"allowPrivilegeEscalation", supported, "false sets no_new_privs; unset or true leaves it off, so setuid binaries work, as with the kubelet", nil},
+		{"runAsNonRoot", supported, "a container whose user is root is not created and waits with CreateContainerConfigError, as with the kubelet", nil},
 		{"seLinuxOptions", ignored, "no SELinux labels", nil},
 		{"windowsOptions", ignored, "Linux only", nil},
 		{"procMount", ignored, "/proc is always masked as by default", []string{"Default"}},
-		{"seccompProfile", ignored, "no seccomp profile is applied", nil},
-		{"appArmorProfile", ignored, "no AppArmor profile is applied", nil},
+		{"seccompProfile", supported, "overrides the pod's; privileged containers stay unconfined", nil},
+		{"appArmorProfile", supported, "overrides the pod's and the `container.apparmor.security.beta.kubernetes.io/<name>` annotation", nil},
 	}}
 
 	resourceRules = ruleSet{"Container `resources`", reflect.TypeOf(corev1.ResourceRequirements{}), []fieldRule{

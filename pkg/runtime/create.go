@@ -280,14 +280,25 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	}
 	idx := 0
 	for i := range pp.InitContainers {
-		if err := r.runInit(ctx, pp, &pp.InitContainers[i], idx, podIP, ns, volPaths, imgs, base, id); err != nil {
+		c := &pp.InitContainers[i]
+		if err := r.runInit(ctx, pp, c, idx, podIP, ns, volPaths, imgs, base, id); err != nil {
+			if isConfigError(err) {
+				return true, errors.Join(err, keepConfigError(ctx, infra, c.Name, err))
+			}
 			return true, err
 		}
 		idx++
 	}
+	// As the kubelet, a container it refuses to create waits while the others run.
+	var refused []error
 	for i := range pp.Containers {
 		c := &pp.Containers[i]
 		ctr, t, err := r.createContainer(ctx, pp, c, idx, podIP, ns, volPaths, imgs, base, id)
+		if isConfigError(err) {
+			refused = append(refused, fmt.Errorf("container %q: %w", c.Name, err), keepConfigError(ctx, infra, c.Name, err))
+			idx++
+			continue
+		}
 		if err != nil {
 			return true, fmt.Errorf("container %q: %w", c.Name, err)
 		}
@@ -298,6 +309,9 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 			return true, fmt.Errorf("container %q: %w", c.Name, err)
 		}
 		idx++
+	}
+	if len(refused) > 0 {
+		return true, errors.Join(refused...)
 	}
 	// Only now is the pod whole: a pod without this mark is one an interrupted up
 	// left half-made, and the next up recreates it.
@@ -379,6 +393,11 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 	if err != nil {
 		return nil, nil, err
 	}
+	// Before any mount is bound for it: a refused container leaves nothing behind.
+	security, err := r.security(ctx, pp, c, img)
+	if err != nil {
+		return nil, nil, err
+	}
 	vm, err := volumeMounts(res.Mounts, volPaths, func(i int, volumePath, subPath string) (string, error) {
 		return r.vol.BindSubPath(volume.SubPath{PodUID: podKey(r.cfg.Namespace, pp.UID), Container: c.Name, Index: i, Volume: volumePath, Path: subPath})
 	})
@@ -390,6 +409,7 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 	if err != nil {
 		return nil, nil, err
 	}
+	specOpts = append(specOpts, security)
 	starts := r.startsPath(pp.UID, c.Name)
 	if err := os.MkdirAll(filepath.Dir(starts), 0o750); err != nil {
 		return nil, nil, err

@@ -43,6 +43,9 @@ type Config struct {
 	// Warn receives one-line warnings; nil drops them.
 	Warn func(string)
 	TTY  bool
+	// SeccompDefault makes RuntimeDefault the seccomp profile of containers that set
+	// none (the kubelet's SeccompDefault).
+	SeccompDefault bool
 }
 
 // Runtime is a connection to containerd plus kplay's managers for network and volumes.

@@ -60,108 +60,6 @@ func mergeEnv(lists ...[]string) []string {
 	return out
 }
 
-// securityContext merges the pod's and the container's settings, the container's winning.
-type securityContext struct {
-	RunAsUser, RunAsGroup    *int64
-	SupplementalGroups       []int64
-	ReadOnlyRootFilesystem   bool
-	Privileged               bool
-	Capabilities             *corev1.Capabilities
-	AllowPrivilegeEscalation *bool
-}
-
-func mergeSecurityContext(pod *corev1.PodSecurityContext, c *corev1.SecurityContext) securityContext {
-	var sc securityContext
-	if pod != nil {
-		sc.RunAsUser, sc.RunAsGroup = pod.RunAsUser, pod.RunAsGroup
-		sc.SupplementalGroups = append(sc.SupplementalGroups, pod.SupplementalGroups...)
-		if pod.FSGroup != nil {
-			sc.SupplementalGroups = append(sc.SupplementalGroups, *pod.FSGroup)
-		}
-	}
-	if c != nil {
-		if c.RunAsUser != nil {
-			sc.RunAsUser = c.RunAsUser
-		}
-		if c.RunAsGroup != nil {
-			sc.RunAsGroup = c.RunAsGroup
-		}
-		sc.ReadOnlyRootFilesystem = c.ReadOnlyRootFilesystem != nil && *c.ReadOnlyRootFilesystem
-		sc.Privileged = c.Privileged != nil && *c.Privileged
-		sc.Capabilities = c.Capabilities
-		sc.AllowPrivilegeEscalation = c.AllowPrivilegeEscalation
-	}
-	return sc
-}
-
-func capNames(cs []corev1.Capability) []string {
-	out := make([]string, 0, len(cs))
-	for _, c := range cs {
-		n := strings.ToUpper(string(c))
-		if !strings.HasPrefix(n, "CAP_") {
-			n = "CAP_" + n
-		}
-		out = append(out, n)
-	}
-	return out
-}
-
-func hasAll(cs []corev1.Capability) bool {
-	for _, c := range cs {
-		if strings.EqualFold(string(c), "ALL") {
-			return true
-		}
-	}
-	return false
-}
-
-// withSecurityContext applies user, groups, capabilities and privileges.
-func withSecurityContext(sc securityContext) oci.SpecOpts {
-	return func(ctx context.Context, cl oci.Client, c *containers.Container, s *oci.Spec) error {
-		var opts []oci.SpecOpts
-		switch {
-		case sc.RunAsUser != nil && sc.RunAsGroup != nil:
-			opts = append(opts, oci.WithUIDGID(uint32(*sc.RunAsUser), uint32(*sc.RunAsGroup)))
-		case sc.RunAsUser != nil:
-			opts = append(opts, oci.WithUserID(uint32(*sc.RunAsUser)))
-		}
-		if sc.ReadOnlyRootFilesystem {
-			opts = append(opts, oci.WithRootFSReadonly())
-		}
-		if sc.Privileged {
-			opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices,
-				oci.WithWriteableSysfs, oci.WithWriteableCgroupfs, oci.WithMaskedPaths(nil), oci.WithReadonlyPaths(nil))
-		}
-		if caps := sc.Capabilities; caps != nil && !sc.Privileged {
-			if hasAll(caps.Drop) {
-				opts = append(opts, oci.WithCapabilities(nil))
-			} else if len(caps.Drop) > 0 {
-				opts = append(opts, oci.WithDroppedCapabilities(capNames(caps.Drop)))
-			}
-			if hasAll(caps.Add) {
-				opts = append(opts, oci.WithAllCurrentCapabilities)
-			} else if len(caps.Add) > 0 {
-				opts = append(opts, oci.WithAddedCapabilities(capNames(caps.Add)))
-			}
-		}
-		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation && !sc.Privileged {
-			opts = append(opts, oci.WithNoNewPrivileges)
-		}
-		for _, o := range opts {
-			if err := o(ctx, cl, c, s); err != nil {
-				return err
-			}
-		}
-		if sc.RunAsGroup != nil && sc.RunAsUser == nil {
-			s.Process.User.GID = uint32(*sc.RunAsGroup)
-		}
-		for _, g := range sc.SupplementalGroups {
-			s.Process.User.AdditionalGids = append(s.Process.User.AdditionalGids, uint32(g))
-		}
-		return nil
-	}
-}
-
 // withResources turns limits into cgroup settings the way the kubelet does.
 func withResources(res corev1.ResourceRequirements) []oci.SpecOpts {
 	var opts []oci.SpecOpts
@@ -323,6 +221,5 @@ func containerSpec(ctx context.Context, pp *plan.PodPlan, c *plan.Container, res
 	}
 	opts = append(opts, withNamespaces(ns)...)
 	opts = append(opts, withResources(c.Spec.Resources)...)
-	opts = append(opts, withSecurityContext(mergeSecurityContext(pp.Spec.SecurityContext, c.Spec.SecurityContext)))
 	return opts, nil
 }

@@ -67,7 +67,9 @@ func (r *Runtime) pod(p *podState) corev1.Pod {
 			pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, cs)
 		}
 	}
-	// App containers not created yet (init containers still run) wait, as the kubelet shows.
+	// App containers not created yet (init containers still run, or kplay refused
+	// them) wait, as the kubelet shows.
+	refused := p.configErrors()
 	if names := p.label(labels.Containers); names != "" {
 		have := map[string]bool{}
 		for _, cs := range pod.Status.ContainerStatuses {
@@ -75,11 +77,22 @@ func (r *Runtime) pod(p *podState) corev1.Pod {
 		}
 		for _, name := range strings.Split(names, ",") {
 			if !have[name] {
+				waiting := &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
+				if msg, ok := refused[name]; ok {
+					waiting = &corev1.ContainerStateWaiting{Reason: reasonConfigError, Message: msg}
+				}
 				pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: name})
 				pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{
-					Name: name, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}})
+					Name: name, State: corev1.ContainerState{Waiting: waiting}})
 			}
+			delete(refused, name)
 		}
+	}
+	// What is left is the init container the pod is stuck at.
+	for name, msg := range refused {
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, corev1.Container{Name: name})
+		pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses, corev1.ContainerStatus{
+			Name: name, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reasonConfigError, Message: msg}}})
 	}
 	pod.Status.Phase = p.phase(pod.Status.ContainerStatuses, pod.Spec.RestartPolicy)
 	ready := pod.Status.Phase == corev1.PodRunning

@@ -98,7 +98,8 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 			} else {
 				results = append(results, PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Unchanged})
 			}
-		case st.label(labels.SpecHash) != pp.Hash && !o.Replace && !o.ForceRecreate:
+		case st.label(labels.SpecHash) != pp.Hash && !o.Replace && !o.ForceRecreate && len(st.configErrors()) == 0:
+			// A pod kept for its refused containers is replaced by the fixed version.
 			conflicts = append(conflicts, key)
 		default:
 			replace = append(replace, st)
@@ -176,15 +177,24 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 		results = append(results, res)
 	}
 	created := r.createAll(ctx, create, replacing, imgs, o)
-	var failed []error
+	var failed, refused []error
 	for _, res := range created {
-		if res.Err != nil {
+		switch {
+		case res.Err == nil:
+		case isConfigError(res.Err):
+			// The kubelet keeps a pod whose container it refuses, the container
+			// waiting: so does up, and it reports the pod's error.
+			refused = append(refused, res.Err)
+			res.Err = fmt.Errorf("%w\nThe pod stays, that container waiting in %s (see kplay ps): fix the manifest and run up again, or remove the pod with down",
+				res.Err, reasonConfigError)
+		default:
 			failed = append(failed, res.Err)
 			continue
 		}
 		results = append(results, res)
 	}
 	if len(failed) > 0 {
+		failed = append(failed, refused...)
 		// Roll back the pods this run created, so a failed up leaves nothing
 		// half-made, and nothing that another kplay made meanwhile is touched. It
 		// runs to its end even when the user interrupted up.
@@ -283,6 +293,10 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 	}
 	reserved, err := r.createPod(ctx, pp, imgs)
 	res.reserved = reserved
+	if isConfigError(err) {
+		res.Err = fmt.Errorf("pod %s: %w", key, err)
+		return res
+	}
 	if err != nil {
 		noPod = !reserved // else the rollback removes the pod and its lock file
 		return fail(err)
