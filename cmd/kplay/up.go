@@ -74,6 +74,9 @@ func loadPlan(ctx context.Context, stdin io.Reader, stderr io.Writer, files []st
 	if err != nil {
 		return nil, err
 	}
+	if lim.MaxPods < 1 {
+		return nil, usageError{fmt.Errorf("--max-pods must be at least 1, got %d", lim.MaxPods)}
+	}
 	return interruptible(ctx, func() (*plan.Plan, error) {
 		return buildPlan(stdin, stderr, files, g, maxBytes, lim.MaxPods)
 	})
