@@ -20,6 +20,7 @@ type downOptions struct {
 	Timeout   string
 	Volumes   bool
 	Namespace string
+	Limits    limitOptions
 }
 
 func newDownCommand(g *globalOptions) *cobra.Command {
@@ -60,6 +61,7 @@ before SIGKILL. PersistentVolumeClaim data stays unless --volumes.`,
 	f.StringVar(&o.Timeout, "timeout", "", "grace period before SIGKILL, overriding terminationGracePeriodSeconds (e.g. 10s)")
 	f.BoolVar(&o.Volumes, "volumes", false, "also delete the data of the PersistentVolumeClaims the pods used")
 	f.StringVarP(&o.Namespace, "namespace", "n", "default", "namespace of the pods named as arguments")
+	o.Limits.addFlags(f, false)
 	return cmd
 }
 
@@ -81,8 +83,20 @@ func (o *downOptions) selector(cmd *cobra.Command, args []string) (runtime.Selec
 		sel.Names = append(sel.Names, a)
 	}
 	if len(o.Files) > 0 {
-		objs, warnings, err := manifest.Load(o.Files, cmd.InOrStdin())
-		for _, w := range warnings {
+		maxBytes, err := o.Limits.maxBytes()
+		if err != nil {
+			return sel, err
+		}
+		type loaded struct {
+			objs     []manifest.Object
+			warnings []string
+		}
+		l, err := interruptible(cmd.Context(), func() (loaded, error) {
+			objs, w, err := manifest.Load(o.Files, cmd.InOrStdin(), manifest.MaxBytes(maxBytes))
+			return loaded{objs, w}, err
+		})
+		objs := l.objs
+		for _, w := range l.warnings {
 			fmt.Fprintln(cmd.ErrOrStderr(), "Warning:", w)
 		}
 		if err != nil {

@@ -27,6 +27,7 @@ type upOptions struct {
 	Timeout string
 	Pull    string
 	Quiet   bool
+	Limits  limitOptions
 }
 
 func newUpCommand(g *globalOptions) *cobra.Command {
@@ -42,7 +43,7 @@ directories (their .yaml, .yml and .json files) and - for standard input.`,
 			if len(o.Files) == 0 {
 				return usageError{fmt.Errorf("up needs at least one -f FILE")}
 			}
-			p, err := loadPlan(cmd.InOrStdin(), cmd.ErrOrStderr(), o.Files, g)
+			p, err := loadPlan(cmd.Context(), cmd.InOrStdin(), cmd.ErrOrStderr(), o.Files, g, o.Limits)
 			if err != nil {
 				return err
 			}
@@ -62,20 +63,34 @@ directories (their .yaml, .yml and .json files) and - for standard input.`,
 	f.BoolVar(&o.Force, "force-recreate", false, "recreate every pod, changed or not")
 	f.StringVar(&o.Pull, "pull", "", "image pull policy for every container: always, missing or never (default: each container's imagePullPolicy)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print no progress")
+	o.Limits.addFlags(f, true)
 	return cmd
 }
 
 // loadPlan runs the pure part of the pipeline: load, validate, plan.
 // Warnings go to stderr; errors are bad input (exit 2).
-func loadPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptions) (*plan.Plan, error) {
-	objs, warnings, err := manifest.Load(files, stdin)
+func loadPlan(ctx context.Context, stdin io.Reader, stderr io.Writer, files []string, g *globalOptions, lim limitOptions) (*plan.Plan, error) {
+	maxBytes, err := lim.maxBytes()
+	if err != nil {
+		return nil, err
+	}
+	if lim.MaxPods < 1 {
+		return nil, usageError{fmt.Errorf("--max-pods must be at least 1, got %d", lim.MaxPods)}
+	}
+	return interruptible(ctx, func() (*plan.Plan, error) {
+		return buildPlan(stdin, stderr, files, g, maxBytes, lim.MaxPods)
+	})
+}
+
+func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptions, maxBytes int64, maxPods int) (*plan.Plan, error) {
+	objs, warnings, err := manifest.Load(files, stdin, manifest.MaxBytes(maxBytes))
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "Warning:", w)
 	}
 	if err != nil {
 		return nil, err
 	}
-	warnings, err = manifest.Validate(objs)
+	warnings, err = manifest.Validate(objs, manifest.MaxPods(maxPods))
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "Warning:", w)
 	}

@@ -2,6 +2,8 @@
 // Labels are kplay's source of truth: any cache on disk can be rebuilt from them.
 package labels
 
+import "strings"
+
 const (
 	prefix = "io.kplay."
 
@@ -70,3 +72,9 @@ const (
 	// container of a pod from one shim process.
 	ShimGroup = "io.containerd.runc.v2.group"
 )
+
+// MaxSize is containerd's limit on one label: key and value together, in bytes.
+const MaxSize = 4096
+
+// List is the value of a label that holds a list, such as Containers: "a,b".
+func List(values []string) string { return strings.Join(values, ",") }

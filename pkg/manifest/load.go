@@ -23,11 +23,14 @@ var manifestExts = map[string]bool{".yaml": true, ".yml": true, ".json": true}
 // Load reads every path (file, directory or "-" for stdin) and decodes its documents.
 // It returns the supported objects in file and document order, one warning line per
 // ignored object, and an error listing every problem of every file at once.
-func Load(paths []string, stdin io.Reader) ([]Object, []string, error) {
-	var (
-		l       loader
-		usedStd bool
-	)
+// A file larger than the byte cap (MaxBytes) or that is not a regular file is an
+// error, and so is more structure than MaxStructure in all files together.
+func Load(paths []string, stdin io.Reader, opts ...LoadOption) ([]Object, []string, error) {
+	l := loader{maxBytes: DefaultMaxBytes}
+	for _, o := range opts {
+		o(&l)
+	}
+	usedStd := false
 	for _, p := range paths {
 		if p == "-" {
 			if usedStd {
@@ -58,6 +61,9 @@ type loader struct {
 	objs     []Object
 	warnings []string
 	errs     []string
+
+	maxBytes  int64
+	structure int // what the files read so far spent of MaxStructure
 }
 
 func (l *loader) errorf(format string, args ...any) {
@@ -104,12 +110,9 @@ func (l *loader) loadStdin(stdin io.Reader) {
 	if stdin == nil {
 		stdin = bytes.NewReader(nil)
 	}
-	data, err := io.ReadAll(stdin)
-	if err != nil {
-		l.errorf("-: reading standard input: %v", err)
-		return
+	if data, ok := l.readAll(sourceName("-"), stdin); ok {
+		l.loadData("-", dir, data)
 	}
-	l.loadData("-", dir, data)
 }
 
 func (l *loader) loadFile(path string) {
@@ -118,16 +121,16 @@ func (l *loader) loadFile(path string) {
 		l.errorf("%s: %v", path, err)
 		return
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		l.errs = append(l.errs, err.Error())
-		return
+	if data, ok := l.readFile(path); ok {
+		l.loadData(path, filepath.Dir(abs), data)
 	}
-	l.loadData(path, filepath.Dir(abs), data)
 }
 
 // loadData decodes every document of one file.
 func (l *loader) loadData(source, dir string, data []byte) {
+	if !l.spend(sourceName(source), data) {
+		return
+	}
 	docs, err := splitDocuments(data)
 	if err != nil {
 		l.errorf("%s: %v", sourceName(source), err)

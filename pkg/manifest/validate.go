@@ -21,7 +21,14 @@ const maxDataSize = 1 << 20
 // Validate checks objects the way the API server would, and what kplay cannot
 // run, reporting every error of every object at once. The warnings name fields
 // kplay accepts but ignores (see supportTables).
-func Validate(objs []Object) ([]string, error) {
+//
+// kplay's own limits apply too: at most DefaultMaxPods pods (see MaxPods), replica
+// names that are valid pod names and no Pod named like a Deployment's replica.
+func Validate(objs []Object, opts ...ValidateOption) ([]string, error) {
+	lim := limits{maxPods: DefaultMaxPods}
+	for _, o := range opts {
+		o(&lim)
+	}
 	var (
 		warnings []string
 		errs     = make([]field.ErrorList, len(objs))
@@ -34,6 +41,8 @@ func Validate(objs []Object) ([]string, error) {
 		errs[i] = e
 	}
 	dups := duplicates(objs)
+	podCount(objs, lim.maxPods, errs)
+	replicaNames(objs, dups, errs)
 	hostPortConflicts(objs, dups, errs)
 
 	var lines []string

@@ -47,6 +47,7 @@ func validatePodSpec(spec *corev1.PodSpec, p *field.Path, template bool) ([]stri
 	if len(spec.Containers) == 0 {
 		errs = append(errs, field.Required(p.Child("containers"), ""))
 	}
+	errs = append(errs, containerLabels(spec, p)...)
 	pod := podInfo{spec: spec, volumes: volumes, names: map[string]bool{}}
 	for _, c := range spec.Containers {
 		pod.names[c.Name] = true

@@ -326,7 +326,7 @@ func appNames(pp *plan.PodPlan) string {
 	for _, c := range pp.Containers {
 		names = append(names, c.Name)
 	}
-	return strings.Join(names, ",")
+	return labels.List(names)
 }
 
 // podLabelsJSON keeps the pod's labels for ps. containerd caps a label at 4 KiB; a
@@ -346,7 +346,7 @@ func claimsLabel(pp *plan.PodPlan) string {
 			claims = append(claims, v.Claim.Namespace+"/"+v.Claim.ClaimName)
 		}
 	}
-	return strings.Join(claims, ",")
+	return labels.List(claims)
 }
 
 // writeEtc writes the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf.

@@ -82,7 +82,7 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 	var create []*plan.PodPlan
 	var replace []*podState    // existing pods to remove before their new version is created
 	var update []*plan.PodPlan // running pods whose volume data changed
-	var conflicts []string
+	var conflicts, owners []string
 	planned := map[string]bool{}
 	for i := range p.Pods {
 		pp := &p.Pods[i]
@@ -92,6 +92,11 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 		switch {
 		case st == nil:
 			create = append(create, pp)
+		case st.label(labels.Owner) != pp.Owner.String():
+			// Another object's pod (a Pod web-1 and a replica of Deployment web):
+			// neither --replace nor --force-recreate may take it over.
+			owners = append(owners, fmt.Sprintf("pod %s was created by %s from %s; %s would replace it",
+				key, st.label(labels.Owner), st.label(labels.Source), pp.Owner))
 		case st.label(labels.SpecHash) == pp.Hash && st.healthy() && !o.ForceRecreate:
 			if st.label(labels.VolumeDataHash) != pp.VolumeDataHash {
 				update = append(update, pp)
@@ -105,6 +110,10 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 			replace = append(replace, st)
 			create = append(create, pp)
 		}
+	}
+	if len(owners) > 0 {
+		return nil, fmt.Errorf("%w: %s; remove it first (kplay down NAME) or rename one of them",
+			errdefs.ErrFailedPrecondition, strings.Join(owners, "; "))
 	}
 	if len(conflicts) > 0 {
 		return nil, fmt.Errorf("%w: pods %s exist with a different spec; run `kplay up --replace` to recreate them",
