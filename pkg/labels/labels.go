@@ -63,6 +63,9 @@ const (
 	Binary = prefix + "binary"
 	// LeasePID is the process ID of the kplay that holds a containerd lease.
 	LeasePID = prefix + "pid"
+	// LeaseProcess tells that process from a later one with the same ID: the boot
+	// and the process's start time ("<boot id>/<start ticks>").
+	LeaseProcess = prefix + "process"
 
 	RoleInfra = "infra"
 	RoleInit  = "init"

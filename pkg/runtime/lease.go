@@ -18,11 +18,16 @@ import (
 // containers reference them. The lease names the process, so a later kplay can
 // delete it when this one was killed; the expiry is a last resort.
 func (r *Runtime) withLease(ctx context.Context) (context.Context, func(), error) {
-	ctx, done, err := r.client.WithLease(ctx,
+	pid := strconv.Itoa(os.Getpid())
+	opts := []leases.Opt{
 		leases.WithRandomID(),
 		leases.WithExpiration(time.Hour),
-		leases.WithLabel(labels.LeasePID, strconv.Itoa(os.Getpid())),
-	)
+		leases.WithLabel(labels.LeasePID, pid),
+	}
+	if id, ok := processIdentity(pid); ok {
+		opts = append(opts, leases.WithLabel(labels.LeaseProcess, id))
+	}
+	ctx, done, err := r.client.WithLease(ctx, opts...)
 	if err != nil {
 		return ctx, nil, err
 	}
@@ -38,7 +43,7 @@ func (r *Runtime) reclaimLeases(ctx context.Context) error {
 	var errs []error
 	for _, l := range ls {
 		pid, ok := l.Labels[labels.LeasePID]
-		if !ok || kplayRuns(pid) {
+		if !ok || holderRuns(pid, l.Labels[labels.LeaseProcess]) {
 			continue
 		}
 		if err := r.client.LeasesService().Delete(ctx, l); err != nil && !isNotFound(err) {
@@ -48,10 +53,49 @@ func (r *Runtime) reclaimLeases(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// kplayRuns reports whether pid is a running kplay process.
-func kplayRuns(pid string) bool {
-	cmdline, err := os.ReadFile("/proc/" + pid + "/cmdline")
-	return err == nil && strings.Contains(string(cmdline), "kplay")
+// holderRuns reports whether the process that took a lease still runs. It is known
+// by its boot and start time, not by its name: a kplay binary may have any name.
+// Leases of older kplays carry no identity; for them the name has to do.
+func holderRuns(pid, identity string) bool {
+	if identity == "" {
+		cmdline, err := os.ReadFile("/proc/" + pid + "/cmdline")
+		return err == nil && strings.Contains(string(cmdline), "kplay")
+	}
+	now, ok := processIdentity(pid)
+	return ok && now == identity
+}
+
+// processIdentity is "<boot id>/<start time>" of a running process: the pair no
+// other process of any boot has.
+func processIdentity(pid string) (string, bool) {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return "", false
+	}
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return "", false
+	}
+	start, ok := startTime(string(stat))
+	if !ok {
+		return "", false
+	}
+	return strings.TrimSpace(string(boot)) + "/" + start, true
+}
+
+// startTime is field 22 of /proc/<pid>/stat. The command name (field 2) is in
+// parentheses and may hold spaces and parentheses, so fields count from the last ')'.
+func startTime(stat string) (string, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return "", false
+	}
+	fields := strings.Fields(stat[i+1:])
+	// fields[0] is field 3 (state); field 22 is fields[19].
+	if len(fields) < 20 {
+		return "", false
+	}
+	return fields[19], true
 }
 
 // reclaimBinaries removes copies of the kplay binary that no pod uses any more: each
