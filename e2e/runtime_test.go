@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,5 +102,62 @@ spec:
 	}
 	if r := e.Kplay("exec", "shared", "-c", "reader", "--", "/bin/sh", "-c", "if [ -d /sys/fs/cgroup/memory ]; then mkdir /sys/fs/cgroup/memory/x; else mkdir /sys/fs/cgroup/x; fi"); r.Code == 0 {
 		t.Errorf("a container could write its cgroup filesystem; it must be read-only")
+	}
+}
+
+// Two containerd namespaces that share the roots share the claims: `down --volumes`
+// in one must not delete a claim a pod of the other still uses.
+func TestDownVolumesKeepsAClaimAnotherNamespaceUses(t *testing.T) {
+	e := newEnv(t)
+	other := e.NS + "-b"
+	kplayB := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command(kplayBin, append(globalFlags(other, e.RunRoot, e.DataRoot), args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kplay --containerd-namespace %s %s: %v\n%s", other, strings.Join(args, " "), err, out)
+		}
+	}
+	t.Cleanup(func() {
+		kplayB("down", "--all", "--volumes", "--timeout=5s")
+		removeNamespace(other)
+	})
+	pod := func(name string) string {
+		return `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: shared
+spec:
+  accessModes: [ReadWriteMany]
+  resources:
+    requests:
+      storage: 1Gi
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ` + name + `
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "echo ` + name + ` >> /data/writers; ` + idle + `"]
+    volumeMounts:
+    - {name: data, mountPath: /data}
+  volumes:
+  - name: data
+    persistentVolumeClaim:
+      claimName: shared
+`
+	}
+	a := e.Manifest(pod("a"))
+	e.Up(a)
+	e.WaitRunning("a")
+	kplayB("up", "-q", "-f", e.Manifest(pod("b")))
+	e.MustKplay("down", "--volumes", "--timeout=5s", "-f", a)
+	claim := filepath.Join(e.DataRoot, "claims", "default", "shared", "writers")
+	got, err := os.ReadFile(claim)
+	if err != nil || !strings.Contains(string(got), "b") {
+		t.Errorf("down --volumes in one namespace deleted the claim a pod of the other uses: %q, %v", got, err)
 	}
 }

@@ -202,10 +202,11 @@ func (r *Runtime) reclaim(ctx context.Context) error {
 // liveSet is what the kplay pods of every containerd namespace use.
 type liveSet struct {
 	netIDs, podKeys, binaries map[string]bool
+	claims                    map[string]bool // "namespace/name"
 }
 
 func (r *Runtime) live(ctx context.Context) (liveSet, error) {
-	live := liveSet{netIDs: map[string]bool{}, podKeys: map[string]bool{}, binaries: map[string]bool{}}
+	live := liveSet{netIDs: map[string]bool{}, podKeys: map[string]bool{}, binaries: map[string]bool{}, claims: map[string]bool{}}
 	nss, err := r.client.NamespaceService().List(ctx)
 	if err != nil {
 		return live, err
@@ -224,6 +225,11 @@ func (r *Runtime) live(ctx context.Context) (liveSet, error) {
 			if role == labels.RoleInfra {
 				live.netIDs[netID(ns, c.ID)] = true
 				live.binaries[c.Labels[labels.Binary]] = true
+				for _, claim := range strings.Split(c.Labels[labels.Claims], ",") {
+					if claim != "" {
+						live.claims[claim] = true
+					}
+				}
 			}
 		}
 	}

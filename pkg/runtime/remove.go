@@ -179,18 +179,14 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 }
 
 // removeClaims deletes the data of the claims the removed pods used, unless a pod
-// that remains uses it too.
+// that remains uses it too, in any containerd namespace: namespaces may share the
+// roots, and so the claims.
 func (r *Runtime) removeClaims(ctx context.Context, removed []*podState) error {
-	pods, err := r.pods(ctx)
+	live, err := r.live(ctx)
 	if err != nil {
 		return err
 	}
-	inUse := map[string]bool{}
-	for _, p := range pods {
-		for _, c := range strings.Split(p.label(labels.Claims), ",") {
-			inUse[c] = true
-		}
-	}
+	inUse := live.claims
 	var errs []error
 	for _, p := range removed {
 		for _, c := range strings.Split(p.label(labels.Claims), ",") {
