@@ -161,3 +161,44 @@ spec:
 		t.Errorf("down --volumes in one namespace deleted the claim a pod of the other uses: %q, %v", got, err)
 	}
 }
+
+// The kubelet makes a new sandbox when a pod's sandbox dies; kplay has no daemon, so
+// the next up does: the pod is recreated, not left Failed.
+func TestUpRecreatesAPodWhosePauseDied(t *testing.T) {
+	e := newEnv(t)
+	file := e.Manifest(`apiVersion: v1
+kind: Pod
+metadata:
+  name: sandbox
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "` + idle + `"]
+`)
+	e.Up(file)
+	e.WaitRunning("sandbox")
+	tasks, err := lines("ctr", "-n", e.NS, "tasks", "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid string
+	for _, l := range tasks {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "default_sandbox" {
+			pid = f[1]
+		}
+	}
+	if pid == "" {
+		t.Fatalf("no infra task default_sandbox in\n%s", strings.Join(tasks, "\n"))
+	}
+	if err := exec.Command("kill", "-9", pid).Run(); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitPhase("sandbox", "Failed")
+	r := e.MustKplay("up", "-f", file)
+	if got := actions(r)["sandbox"]; got != "recreated" {
+		t.Errorf("up of a pod whose pause died: %q, want recreated\n%s", got, r)
+	}
+	e.WaitRunning("sandbox")
+}
