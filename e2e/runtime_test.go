@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTTYContainerRunsWithATerminal(t *testing.T) {
@@ -201,4 +204,34 @@ spec:
 		t.Errorf("up of a pod whose pause died: %q, want recreated\n%s", got, r)
 	}
 	e.WaitRunning("sandbox")
+}
+
+// `down -f` while an `up` of the same file is creating its pods waits for that up and
+// removes every pod it made, instead of the few that existed when down looked.
+func TestDownDuringUpOfTheSameFileRemovesEverything(t *testing.T) {
+	e := newEnv(t)
+	file := e.Manifest(deployment(8, "racing"))
+	up := e.command(context.Background(), []string{"up", "-q", "-f", file})
+	var upOut bytes.Buffer
+	up.Stdout, up.Stderr = &upOut, &upOut
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until up is creating: the first pod is listed.
+	deadline := time.Now().Add(60 * time.Second)
+	for len(e.Pods()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("up created no pod within 60 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.MustKplay("down", "--timeout=2s", "-f", file)
+	up.Wait()
+	if pods := e.Pods(); len(pods) != 0 {
+		var names []string
+		for n := range pods {
+			names = append(names, n)
+		}
+		t.Errorf("pods left after down -f during up: %v\nup said:\n%s", names, upOut.String())
+	}
 }

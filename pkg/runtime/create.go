@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,6 +101,10 @@ func parsePorts(s string) []plan.HostPort {
 // its remover, so after locking, the file must still be the one at the path: a
 // locker that waited on a deleted file tries again.
 func (r *Runtime) lock(name string) (*flock.Flock, error) {
+	return r.lockFile(name, (*flock.Flock).Lock)
+}
+
+func (r *Runtime) lockFile(name string, take func(*flock.Flock) error) (*flock.Flock, error) {
 	dir := filepath.Join(r.cfg.RunRoot, "locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -106,7 +112,7 @@ func (r *Runtime) lock(name string) (*flock.Flock, error) {
 	path := filepath.Join(dir, name+".lock")
 	for {
 		l := flock.New(path)
-		if err := l.Lock(); err != nil {
+		if err := take(l); err != nil {
 			return nil, err
 		}
 		held, err := l.Stat()
@@ -119,6 +125,42 @@ func (r *Runtime) lock(name string) (*flock.Flock, error) {
 		}
 		l.Close()
 	}
+}
+
+// ownerLocks lock the objects (owners) whose pods an up creates or a down removes:
+// up holds them shared while it creates, down takes them exclusive while it lists,
+// so a `down -f` waits for an `up` of the same file that is creating pods and then
+// sees all of them. Several ups of the same objects still run side by side. Owners
+// are "namespace/Kind/name"; they are locked in order, so two runs never deadlock.
+func (r *Runtime) ownerLocks(owners []string, exclusive bool) (release func(), err error) {
+	names := map[string]bool{}
+	for _, o := range owners {
+		names["owner-"+hashID(o)] = true
+	}
+	var held []*flock.Flock
+	release = func() {
+		for _, l := range held {
+			l.Unlock()
+			// The last holder removes the file; a locker that waited on it locks anew.
+			if ok, _ := l.TryLock(); ok {
+				os.Remove(l.Path())
+				l.Unlock()
+			}
+		}
+	}
+	take := (*flock.Flock).RLock
+	if exclusive {
+		take = (*flock.Flock).Lock
+	}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		l, err := r.lockFile(name, take)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, l)
+	}
+	return release, nil
 }
 
 // podLock serialises everything that creates, changes or removes one pod.

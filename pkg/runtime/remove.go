@@ -60,7 +60,13 @@ func (s Selector) matches(p *podState) bool {
 // Down removes the selected pods, all in parallel. Removing what does not exist is no error.
 func (r *Runtime) Down(ctx context.Context, sel Selector, o DownOptions) ([]PodResult, error) {
 	ctx = r.context(ctx)
+	// An up of the same objects that is creating pods finishes first (ownerLocks).
+	release, err := r.ownerLocks(sel.Owners, true)
+	if err != nil {
+		return nil, err
+	}
 	pods, err := r.pods(ctx)
+	release()
 	if err != nil {
 		return nil, err
 	}

@@ -182,10 +182,19 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 		return nil, err
 	}
 
+	var creating []string
+	for _, pp := range create {
+		creating = append(creating, pp.Namespace+"/"+pp.Owner.String())
+	}
+	releaseOwners, err := r.ownerLocks(creating, false)
+	if err != nil {
+		return nil, err
+	}
 	for _, res := range r.removeAll(ctx, stale, DownOptions{}) {
 		results = append(results, res)
 	}
 	created := r.createAll(ctx, create, replacing, imgs, o)
+	releaseOwners()
 	var failed, refused []error
 	for _, res := range created {
 		switch {
