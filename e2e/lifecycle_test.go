@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"strings"
@@ -343,12 +344,37 @@ func TestPodSurvivesContainerdRestart(t *testing.T) {
 	e.Up(f)
 	waitHTTP(t, "http://127.0.0.1:45710/", "It works!")
 
+	before := taskPIDs(t, e.NS)
 	restartContainerd(t)
+	// The shims outlive the daemon: the same processes still serve, and up leaves
+	// the pod alone instead of recreating it.
 	r := e.MustKplay("up", "-q", "-f", f)
-	if got := actions(r)["served"]; got != "unchanged" && got != "recreated" {
-		t.Errorf("up after containerd restarted: served %q\n%s", got, r)
+	if got := actions(r)["served"]; got != "unchanged" {
+		t.Errorf("up after containerd restarted: served %q, want unchanged\n%s", got, r)
+	}
+	if after := taskPIDs(t, e.NS); !maps.Equal(before, after) {
+		t.Errorf("the pod's processes changed across a containerd restart: %v before, %v after", before, after)
 	}
 	waitHTTP(t, "http://127.0.0.1:45710/", "It works!")
+}
+
+// taskPIDs maps each task of a containerd namespace to its process ID.
+func taskPIDs(t *testing.T, ns string) map[string]string {
+	t.Helper()
+	rows, err := lines("ctr", "-n", ns, "tasks", "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := map[string]string{}
+	for _, row := range rows[1:] {
+		if f := strings.Fields(row); len(f) >= 2 {
+			pids[f[0]] = f[1]
+		}
+	}
+	if len(pids) == 0 {
+		t.Fatalf("no tasks in namespace %s", ns)
+	}
+	return pids
 }
 
 // restartContainerd kills the daemon and starts it again the way e2e/env/deps.sh does.
@@ -402,19 +428,51 @@ spec:
 `, i, idle, 45720+i))
 	}
 	f := e.Manifest(strings.Join(docs, "---\n"))
-	// Kill kplay at several points of its work: early (pull, planning), mid-way
-	// (network, containers) and late.
-	for _, after := range []time.Duration{150 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond} {
+	// Kill kplay at points of its work it shows: once it holds a lease (pulling,
+	// planning), once the first pod has a container record (network, containers),
+	// and once a pod runs.
+	has := func(kind string) func() bool {
+		return func() bool { ids, _ := lines("ctr", "-n", e.NS, kind, "ls", "-q"); return len(ids) > 0 }
+	}
+	phases := []struct {
+		name string
+		ok   func() bool
+	}{
+		{"holding a lease", has("leases")},
+		{"with a container", has("containers")},
+		{"with a running pod", func() bool {
+			for _, p := range e.Pods() {
+				if p.Status.Phase == corev1.PodRunning {
+					return true
+				}
+			}
+			return false
+		}},
+	}
+	for _, phase := range phases {
 		cmd := e.command(t.Context(), []string{"up", "-q", "-f", f})
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(after)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		reached := false
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !reached; time.Sleep(5 * time.Millisecond) {
+			select {
+			case <-done:
+				t.Fatalf("up finished before it was seen %s", phase.name)
+			default:
+			}
+			reached = phase.ok()
+		}
+		if !reached {
+			t.Fatalf("up was never seen %s", phase.name)
+		}
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-done
 		e.MustKplay("down", "--timeout=2s", "-f", f)
 		if pods := e.Pods(); len(pods) != 0 {
-			t.Fatalf("down -f after kplay was killed %s into up left pods: %v", after, pods)
+			t.Fatalf("down -f after kplay was killed %s left pods: %v", phase.name, pods)
 		}
 	}
 	// And the machine still works: a full up serves every port.
