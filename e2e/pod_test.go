@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,11 +33,32 @@ func psRow(t *testing.T, table, pod string) map[string]string {
 	return nil
 }
 
-func TestApacheExample(t *testing.T) {
-	e := newEnv(t)
-	if err := os.MkdirAll("/home/volumes/data", 0o755); err != nil { // the example's hostPath
+// mkdirOnHost creates dir and the parents it lacks, and removes what it created when
+// the test ends, so a test leaves nothing on the host.
+func mkdirOnHost(t *testing.T, dir string) {
+	t.Helper()
+	first := ""
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		first = d
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if first != "" {
+		t.Cleanup(func() {
+			if err := os.RemoveAll(first); err != nil {
+				t.Errorf("removing %s: %v", first, err)
+			}
+		})
+	}
+}
+
+func TestApacheExample(t *testing.T) {
+	e := newEnv(t)
+	mkdirOnHost(t, "/home/volumes/data") // the example's hostPath
 	pod := example(t, "pod.yaml")
 	e.Up(pod)
 
