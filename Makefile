@@ -19,7 +19,10 @@ test: deps test-unit e2e
 test-unit:
 	$(GO) test -count=1 ./cmd/... ./pkg/...
 
+# e2e drives the built binary against the real daemons; the network package's tests
+# that change the host's networking run here too, not in test-unit.
 e2e: build deps
+	$(GO) test -count=1 -tags hostnet ./pkg/network/
 	KPLAY_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
 
 bench: build deps
@@ -34,6 +37,7 @@ deps:
 lint:
 	@out=$$(gofmt -l cmd pkg e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags hostnet ./pkg/network/
 
 clean:
 	rm -rf bin

@@ -1,3 +1,8 @@
+//go:build hostnet
+
+// These tests change the host's networking (bridges, iptables rules, network
+// namespaces): `make e2e` runs them with -tags hostnet, `make test-unit` does not.
+
 package network
 
 import (
