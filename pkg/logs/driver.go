@@ -3,7 +3,7 @@
 package logs
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -196,37 +196,50 @@ func (r *recordWriter) write(stream string, partial bool, text []byte) {
 }
 
 // copyRecords splits r into lines and writes each as a record. A line longer than
-// maxLine, or not ended partialAfter after its last byte came, is written so far as a
-// partial record; a full record ends it.
+// maxLine, or not ended partialAfter after it began, is written so far as a partial
+// record; a full record ends it.
 func copyRecords(w *recordWriter, r *os.File, stream string) {
-	br := bufio.NewReaderSize(r, maxLine)
-	var deadline time.Time // for the unended line in br; zero when there is none
-	partial := false       // the last record written was partial
+	buf := make([]byte, maxLine)
+	n := 0              // buf[:n] is a line not ended yet
+	var since time.Time // when it began
+	partial := false    // the last record written was partial
+	write := func(p bool, text []byte) {
+		w.write(stream, p, text)
+		partial = p
+	}
 	for {
-		if br.Buffered() == 0 {
-			deadline = time.Time{}
-		} else if deadline.IsZero() {
-			deadline = time.Now().Add(partialAfter)
+		var deadline time.Time
+		if n > 0 {
+			deadline = since.Add(partialAfter)
 		}
 		_ = r.SetReadDeadline(deadline) // without deadlines, a line waits for its end
-		line, err := br.ReadSlice('\n')
-		switch {
-		case err == nil:
-			w.write(stream, false, line[:len(line)-1])
-		case errors.Is(err, bufio.ErrBufferFull), errors.Is(err, os.ErrDeadlineExceeded):
-			if len(line) == 0 {
-				continue
+		m, err := r.Read(buf[n:])
+		began := n == 0
+		data := buf[:n+m]
+		for {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
 			}
-			w.write(stream, true, line)
-		default:
+			write(false, data[:i])
+			data = data[i+1:]
+			began = true
+		}
+		n = copy(buf, data)
+		if began {
+			since = time.Now()
+		}
+		if n == len(buf) || (n > 0 && errors.Is(err, os.ErrDeadlineExceeded)) {
+			write(true, buf[:n])
+			n = 0
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			// EOF or a read error: what is left is the last, unterminated line. An
 			// empty full record ends a line written so far as partial records.
-			if len(line) > 0 || partial {
-				w.write(stream, false, line)
+			if n > 0 || partial {
+				write(false, buf[:n])
 			}
 			return
 		}
-		partial = err != nil
-		deadline = time.Time{}
 	}
 }

@@ -76,10 +76,9 @@ func Read(ctx context.Context, path string, opts ReadOptions, stdout, stderr io.
 		moved := replaced(f, path)
 		p.drain(rd)
 		if moved {
-			next, continued := nextFile(path, f)
-			if nf, err := os.Open(next); err == nil {
+			if next, continued, err := openNext(path, f); err == nil {
 				f.Close()
-				f = nf
+				f = next
 				rd = &recordReader{r: f}
 				if !continued { // a new run of the container, or files gone unread
 					p.finish()
@@ -103,12 +102,17 @@ func Read(ctx context.Context, path string, opts ReadOptions, stdout, stderr io.
 	}
 }
 
-// nextFile is the file written after f, which is no longer the one at path: the next
-// rotated file, or path. continued is false if f is not among the rotated files (it
-// became Previous(path) in a restart, or was deleted): then the oldest there is.
-func nextFile(path string, f *os.File) (next string, continued bool) {
-	rotated := rotatedFiles(path)
-	if have, err := f.Stat(); err == nil {
+// openNext opens the file written after f, which is no longer the one at path: the
+// next rotated file, or path. continued is false if f is not among the rotated files
+// (it became Previous(path) in a restart, or was deleted unread): then it opens the
+// oldest there is.
+func openNext(path string, f *os.File) (next *os.File, continued bool, err error) {
+	have, err := f.Stat()
+	if err != nil {
+		return nil, false, err
+	}
+	successor := func() (string, bool) {
+		rotated := rotatedFiles(path)
 		for i, name := range rotated {
 			if st, err := os.Stat(name); err == nil && os.SameFile(have, st) {
 				if i+1 < len(rotated) {
@@ -117,11 +121,27 @@ func nextFile(path string, f *os.File) (next string, continued bool) {
 				return path, true
 			}
 		}
+		if len(rotated) > 0 {
+			return rotated[0], false
+		}
+		return path, false
 	}
-	if len(rotated) > 0 {
-		return rotated[0], false
+	for {
+		name, continued := successor()
+		next, err := os.Open(name)
+		if err != nil {
+			return nil, false, err
+		}
+		// The driver may have rotated again since the listing, putting a file between
+		// f and the one at path: then look again.
+		st, err1 := next.Stat()
+		again, _ := successor()
+		now, err2 := os.Stat(again)
+		if err1 == nil && err2 == nil && os.SameFile(st, now) {
+			return next, continued, nil
+		}
+		next.Close()
 	}
-	return path, false
 }
 
 func replaced(f *os.File, path string) bool {
