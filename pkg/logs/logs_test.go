@@ -232,8 +232,13 @@ func TestReadMissing(t *testing.T) {
 	}
 }
 
-// shimArgs are the driver's arguments as containerd's shim builds them from a log URI.
+// shimArgs are the driver's arguments as containerd's shim builds them from a log URI,
+// which it gets as a string.
 func shimArgs(uri *url.URL) []string {
+	uri, err := url.Parse(uri.String())
+	if err != nil {
+		panic(err)
+	}
 	args := []string{uri.Path}
 	for k, vs := range uri.Query() {
 		args = append(args, k, vs[0])
