@@ -18,8 +18,8 @@ func internal(args []string) bool {
 	if file, ok := hook.Invocation(args); ok {
 		os.Exit(hook.Run(file))
 	}
-	if path, ok := logs.DriverInvocation(args); ok {
-		os.Exit(logs.RunDriver(path))
+	if d, ok := logs.DriverInvocation(args); ok {
+		os.Exit(logs.RunDriver(d))
 	}
 	return false
 }

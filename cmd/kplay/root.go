@@ -4,20 +4,24 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kplay-dev/kplay/pkg/logs"
 )
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
-	Address    string // containerd socket
-	Namespace  string // containerd namespace
-	Debug      bool
-	HostsDir   string // registry hosts directory (hosts.toml)
-	RunRoot    string // runtime state: netns pins, secret tmpfs, locks
-	DataRoot   string // persistent data: logs, volumes, claims
-	CNIPath    []string
-	Subnet     string
-	Bridge     string
-	InfraImage string
+	Address     string // containerd socket
+	Namespace   string // containerd namespace
+	Debug       bool
+	HostsDir    string // registry hosts directory (hosts.toml)
+	RunRoot     string // runtime state: netns pins, secret tmpfs, locks
+	DataRoot    string // persistent data: logs, volumes, claims
+	CNIPath     []string
+	Subnet      string
+	Bridge      string
+	InfraImage  string
+	LogMaxSize  string // kubectl-style quantity: 10Mi
+	LogMaxFiles int
 	// SeccompDefault is the kubelet's SeccompDefault: RuntimeDefault for containers
 	// that set no seccomp profile.
 	SeccompDefault bool
@@ -52,6 +56,8 @@ infra container and a CNI network, and keeps no daemon of its own.`,
 	f.StringVar(&g.Bridge, "bridge", "kplay0", "host bridge of kplay's pod network; kplays with different --run-root need their own bridge and subnet")
 	f.StringVar(&g.InfraImage, "infra-image", "", "registry image for the pod infra container (default: kplay's built-in pause)")
 	f.BoolVar(&g.SeccompDefault, "seccomp-default", false, "give containers that set no seccompProfile containerd's RuntimeDefault profile, as the kubelet's SeccompDefault does")
+	f.StringVar(&g.LogMaxSize, "log-max-size", "10Mi", "size at which a container's log file is rotated (e.g. 10Mi, 500Ki), for containers up creates")
+	f.IntVar(&g.LogMaxFiles, "log-max-files", logs.DefaultRotation.MaxFiles, "log files kept per container, the current one included, for containers up creates")
 
 	root.AddCommand(
 		newUpCommand(g),

@@ -14,7 +14,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/node"
 	"github.com/kplay-dev/kplay/pkg/runtime"
@@ -26,6 +28,10 @@ func connect(ctx context.Context, g *globalOptions, progress io.Writer) (*runtim
 		log.L.Logger.SetLevel(logrus.DebugLevel)
 	} else {
 		log.L.Logger.SetLevel(logrus.WarnLevel)
+	}
+	rotation, err := logRotation(g)
+	if err != nil {
+		return nil, err
 	}
 	tty := false
 	if f, ok := progress.(*os.File); ok {
@@ -45,11 +51,25 @@ func connect(ctx context.Context, g *globalOptions, progress io.Writer) (*runtim
 			Bridge:     g.Bridge,
 			RunRoot:    g.RunRoot,
 		},
+		LogRotation:    rotation,
 		Progress:       progress,
 		TTY:            tty,
 		Warn:           func(s string) { fmt.Fprintln(os.Stderr, "Warning:", s) },
 		SeccompDefault: g.SeccompDefault,
 	})
+}
+
+// logRotation reads --log-max-size and --log-max-files.
+func logRotation(g *globalOptions) (logs.Rotation, error) {
+	q, err := resource.ParseQuantity(g.LogMaxSize)
+	if err != nil {
+		return logs.Rotation{}, usageError{fmt.Errorf("invalid --log-max-size %q: use a quantity such as 10Mi or 500Ki", g.LogMaxSize)}
+	}
+	r := logs.Rotation{MaxSize: q.Value(), MaxFiles: g.LogMaxFiles}
+	if err := r.Validate(); err != nil {
+		return logs.Rotation{}, usageError{fmt.Errorf("invalid --log-max-size or --log-max-files: %w", err)}
+	}
+	return r, nil
 }
 
 // withRuntime connects with the global flags, runs fn and closes the connection.

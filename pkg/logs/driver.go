@@ -3,7 +3,7 @@
 package logs
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,8 +21,22 @@ import (
 
 // DriverArg is the first argument of the log driver process. The shim turns each
 // query parameter of a binary:// log URI into "key value" arguments, in random map
-// order, so the URI carries exactly one: DriverArg=<log path>.
+// order, so the URI carries exactly one: DriverArg=<settings>, the settings being a
+// query string of their own (path, max-size, max-files). An older kplay's URI has the
+// log path alone as the value.
 const DriverArg = "--kplay-log-driver"
+
+// Driver is what a log driver process writes: the log file and its rotation.
+type Driver struct {
+	Path     string
+	Rotation Rotation
+}
+
+// partialAfter is how long the driver waits for the end of a line before it writes
+// what it has as a partial record. The shim closes the pipes only when the task is
+// deleted, not when the container exits, so a last line without a newline would
+// otherwise stay in the driver until then.
+const partialAfter = 100 * time.Millisecond
 
 // maxLine is the longest line written as one record; longer lines are split into
 // partial (P) records, as the kubelet does.
@@ -31,24 +46,54 @@ const maxLine = 16 * 1024
 const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // LogURI is the stdout/stderr URI for a task (cio.LogURI) that makes the shim run
-// binary, a stable kplay executable, as the log driver writing to path.
-func LogURI(binary, path string) (*url.URL, error) {
-	if !filepath.IsAbs(binary) || !filepath.IsAbs(path) {
-		return nil, fmt.Errorf("log driver %q and log file %q must be absolute paths", binary, path)
+// binary, a stable kplay executable, as the log driver writing to d.Path. A zero
+// d.Rotation is DefaultRotation.
+func LogURI(binary string, d Driver) (*url.URL, error) {
+	if !filepath.IsAbs(binary) || !filepath.IsAbs(d.Path) {
+		return nil, fmt.Errorf("log driver %q and log file %q must be absolute paths", binary, d.Path)
+	}
+	if d.Rotation == (Rotation{}) {
+		d.Rotation = DefaultRotation
+	}
+	if err := d.Rotation.Validate(); err != nil {
+		return nil, err
+	}
+	settings := url.Values{
+		"path":      {d.Path},
+		"max-size":  {strconv.FormatInt(d.Rotation.MaxSize, 10)},
+		"max-files": {strconv.Itoa(d.Rotation.MaxFiles)},
 	}
 	return &url.URL{
 		Scheme:   "binary",
 		Path:     binary,
-		RawQuery: url.Values{DriverArg: {path}}.Encode(),
+		RawQuery: url.Values{DriverArg: {settings.Encode()}}.Encode(),
 	}, nil
 }
 
-// DriverInvocation reports whether args start the log driver, and for which file.
-func DriverInvocation(args []string) (path string, ok bool) {
-	if len(args) == 3 && args[1] == DriverArg {
-		return args[2], true
+// DriverInvocation reports whether args start the log driver, and what it writes.
+// Settings it cannot read fall back to the defaults: the driver must start, or the
+// container cannot.
+func DriverInvocation(args []string) (Driver, bool) {
+	if len(args) != 3 || args[1] != DriverArg {
+		return Driver{}, false
 	}
-	return "", false
+	d := Driver{Path: args[2], Rotation: DefaultRotation}
+	if filepath.IsAbs(args[2]) { // an older kplay's URI: the path alone
+		return d, true
+	}
+	q, _ := url.ParseQuery(args[2])
+	d.Path = q.Get("path")
+	rot := d.Rotation
+	if n, err := strconv.ParseInt(q.Get("max-size"), 10, 64); err == nil {
+		rot.MaxSize = n
+	}
+	if n, err := strconv.Atoi(q.Get("max-files")); err == nil {
+		rot.MaxFiles = n
+	}
+	if rot.Validate() == nil {
+		d.Rotation = rot
+	}
+	return d, true
 }
 
 // Previous is where the log of the previous run of a container is kept.
@@ -62,17 +107,17 @@ const (
 	readyFD  = 5
 )
 
-// RunDriver is the log driver process. It copies both pipes to path until they
-// close; a file left by an earlier run of the container moves to Previous(path).
-// Its own errors have nowhere to go (the shim discards its output), so they only
-// decide the exit code.
-func RunDriver(path string) int {
+// RunDriver is the log driver process. It copies both pipes to d.Path until they
+// close, rotating as d.Rotation says; the last file of an earlier run of the
+// container moves to Previous(path). Its own errors have nowhere to go (the shim
+// discards its output), so they only decide the exit code.
+func RunDriver(d Driver) int {
 	debug.SetGCPercent(20)
-	stdout := os.NewFile(stdoutFD, "stdout")
-	stderr := os.NewFile(stderrFD, "stderr")
+	stdout := pipe(stdoutFD, "stdout")
+	stderr := pipe(stderrFD, "stderr")
 	ready := os.NewFile(readyFD, "ready")
 	var out io.Writer = io.Discard
-	f, openErr := openLog(path)
+	f, openErr := openLog(d.Path, d.Rotation)
 	if openErr == nil {
 		defer f.Close()
 		out = f
@@ -84,7 +129,7 @@ func RunDriver(path string) int {
 	w := &recordWriter{w: out}
 	var wg sync.WaitGroup
 	for _, p := range []struct {
-		r      io.Reader
+		r      *os.File
 		stream string
 	}{{stdout, "stdout"}, {stderr, "stderr"}} {
 		wg.Add(1)
@@ -114,16 +159,10 @@ func RunDriver(path string) int {
 	return 0
 }
 
-func openLog(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, err
-	}
-	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
-		if err := os.Rename(path, Previous(path)); err != nil {
-			return nil, err
-		}
-	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+// pipe opens an inherited pipe in non-blocking mode, so reads can have deadlines.
+func pipe(fd int, name string) *os.File {
+	_ = unix.SetNonblock(fd, true)
+	return os.NewFile(uintptr(fd), name)
 }
 
 // recordWriter writes whole records with one write each, so the two streams never
@@ -156,24 +195,51 @@ func (r *recordWriter) write(stream string, partial bool, text []byte) {
 	}
 }
 
-// copyRecords splits r into lines and writes each as a record; lines longer than
-// maxLine become partial records followed by a full one.
-func copyRecords(w *recordWriter, r io.Reader, stream string) {
-	br := bufio.NewReaderSize(r, maxLine)
+// copyRecords splits r into lines and writes each as a record. A line longer than
+// maxLine, or not ended partialAfter after it began, is written so far as a partial
+// record; a full record ends it.
+func copyRecords(w *recordWriter, r *os.File, stream string) {
+	buf := make([]byte, maxLine)
+	n := 0              // buf[:n] is a line not ended yet
+	var since time.Time // when it began
+	partial := false    // the last record written was partial
+	write := func(p bool, text []byte) {
+		w.write(stream, p, text)
+		partial = p
+	}
 	for {
-		line, err := br.ReadSlice('\n')
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			w.write(stream, true, line)
-			continue
-		case err == nil:
-			w.write(stream, false, line[:len(line)-1])
-			continue
+		var deadline time.Time
+		if n > 0 {
+			deadline = since.Add(partialAfter)
 		}
-		// EOF or a read error: what is left is the last, unterminated line.
-		if len(line) > 0 {
-			w.write(stream, false, line)
+		_ = r.SetReadDeadline(deadline) // without deadlines, a line waits for its end
+		m, err := r.Read(buf[n:])
+		began := n == 0
+		data := buf[:n+m]
+		for {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			write(false, data[:i])
+			data = data[i+1:]
+			began = true
 		}
-		return
+		n = copy(buf, data)
+		if began {
+			since = time.Now()
+		}
+		if n == len(buf) || (n > 0 && errors.Is(err, os.ErrDeadlineExceeded)) {
+			write(true, buf[:n])
+			n = 0
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			// EOF or a read error: what is left is the last, unterminated line. An
+			// empty full record ends a line written so far as partial records.
+			if n > 0 || partial {
+				write(false, buf[:n])
+			}
+			return
+		}
 	}
 }

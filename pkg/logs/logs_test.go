@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +16,8 @@ import (
 
 // The test binary is the log driver when started as the shim starts it.
 func TestMain(m *testing.M) {
-	if path, ok := DriverInvocation(os.Args); ok {
-		os.Exit(RunDriver(path))
+	if d, ok := DriverInvocation(os.Args); ok {
+		os.Exit(RunDriver(d))
 	}
 	os.Exit(m.Run())
 }
@@ -31,18 +32,20 @@ type driver struct {
 
 func startDriver(t *testing.T, path string) *driver {
 	t.Helper()
+	return startRotatingDriver(t, path, Rotation{})
+}
+
+func startRotatingDriver(t *testing.T, path string, rot Rotation) *driver {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	uri, err := LogURI(exe, path)
+	uri, err := LogURI(exe, Driver{Path: path, Rotation: rot})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var args []string
-	for k, vs := range uri.Query() {
-		args = append(args, k, vs[0])
-	}
+	args := shimArgs(uri)[1:]
 	outR, outW, _ := os.Pipe()
 	errR, errW, _ := os.Pipe()
 	readyR, readyW, _ := os.Pipe()
@@ -229,16 +232,53 @@ func TestReadMissing(t *testing.T) {
 	}
 }
 
+// shimArgs are the driver's arguments as containerd's shim builds them from a log URI,
+// which it gets as a string.
+func shimArgs(uri *url.URL) []string {
+	uri, err := url.Parse(uri.String())
+	if err != nil {
+		panic(err)
+	}
+	args := []string{uri.Path}
+	for k, vs := range uri.Query() {
+		args = append(args, k, vs[0])
+	}
+	return args
+}
+
 func TestLogURI(t *testing.T) {
-	u, err := LogURI("/var/lib/kplay/bin/kplay-1-2", "/var/lib/kplay/pods/x/logs/a b.log")
+	want := Driver{Path: "/var/lib/kplay/pods/x/logs/a b&c=d.log", Rotation: Rotation{MaxSize: 1536, MaxFiles: 3}}
+	u, err := LogURI("/var/lib/kplay/bin/kplay-1-2", want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Scheme != "binary" || u.Path != "/var/lib/kplay/bin/kplay-1-2" || u.Query().Get(DriverArg) != "/var/lib/kplay/pods/x/logs/a b.log" || len(u.Query()) != 1 {
-		t.Fatalf("LogURI = %s", u)
+	if u.Scheme != "binary" || u.Path != "/var/lib/kplay/bin/kplay-1-2" || len(u.Query()) != 1 {
+		t.Fatalf("LogURI = %s, want one query parameter", u)
 	}
-	if _, err := LogURI("kplay", "/x.log"); err == nil {
+	if got, ok := DriverInvocation(shimArgs(u)); !ok || got != want {
+		t.Fatalf("DriverInvocation = %+v, %v, want %+v", got, ok, want)
+	}
+	u, _ = LogURI("/k", Driver{Path: "/x.log"})
+	if got, _ := DriverInvocation(shimArgs(u)); got.Rotation != DefaultRotation {
+		t.Errorf("zero rotation = %+v, want the default", got.Rotation)
+	}
+	if _, err := LogURI("kplay", Driver{Path: "/x.log"}); err == nil {
 		t.Fatal("relative binary accepted")
+	}
+	if _, err := LogURI("/k", Driver{Path: "/x.log", Rotation: Rotation{MaxSize: 10, MaxFiles: 1}}); err == nil {
+		t.Fatal("one file accepted")
+	}
+}
+
+// Pods created by an older kplay keep their URI: the path alone, rotated with the defaults.
+func TestDriverInvocationOfOlderURI(t *testing.T) {
+	old := &url.URL{Scheme: "binary", Path: "/k", RawQuery: url.Values{DriverArg: {"/p/c.log"}}.Encode()}
+	got, ok := DriverInvocation(shimArgs(old))
+	if !ok || got != (Driver{Path: "/p/c.log", Rotation: DefaultRotation}) {
+		t.Fatalf("DriverInvocation = %+v, %v", got, ok)
+	}
+	if _, ok := DriverInvocation([]string{"kplay", "logs", "web"}); ok {
+		t.Fatal("a kplay command taken for the driver")
 	}
 }
 

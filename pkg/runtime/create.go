@@ -495,7 +495,7 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, nil, err
 	}
-	uri, err := logs.LogURI(r.infra.Binary, path)
+	uri, err := logs.LogURI(r.infra.Binary, logs.Driver{Path: path, Rotation: r.cfg.LogRotation})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 
+	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/pause"
 	"github.com/kplay-dev/kplay/pkg/plan"
@@ -38,6 +39,8 @@ type Config struct {
 	InfraImage string // optional registry image for the infra container
 	HostIP     string // the node's address: hostNetwork pods' IP
 	Network    network.Config
+	// LogRotation bounds the log files of the containers this runtime creates.
+	LogRotation logs.Rotation
 	// Progress receives pull progress; nil is quiet.
 	Progress io.Writer
 	// Warn receives one-line warnings; nil drops them.
