@@ -36,7 +36,7 @@ const (
 // ports: portmap would silently take its traffic, or lose to it. The error
 // names the port and, where /proc shows it, the process; it wraps
 // errdefs.ErrAlreadyExists (exit code 1). Ports held by other kplay pods do not
-// show here (portmap does not bind them); the caller checks those against its pods.
+// show here (portmap does not bind them): CheckPorts checks those.
 // SCTP ports are not checked.
 func CheckHostPorts(ports []hostport.Port) error {
 	var socks []socket
