@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kplay-dev/kplay/pkg/hostport"
 )
 
 // maxDataSize is the API server's limit on a ConfigMap's or Secret's data.
@@ -285,8 +288,8 @@ func duplicates(objs []Object) map[int]string {
 // across objects, and across the replicas of one Deployment.
 func hostPortConflicts(objs []Object, dups map[int]string, errs []field.ErrorList) {
 	type holder struct {
-		port hostPort
-		who  string
+		ports []hostport.Port
+		who   string
 	}
 	var held []holder
 	for i, o := range objs {
@@ -315,78 +318,35 @@ func hostPortConflicts(objs []Object, dups map[int]string, errs []field.ErrorLis
 		ports, _ := podHostPorts(spec, path)
 		if replicas > 1 && len(ports) > 0 {
 			p := ports[0]
-			errs[i] = append(errs[i], field.Invalid(p.path, p.port,
+			errs[i] = append(errs[i], field.Invalid(p.Path(path), p.HostPort,
 				fmt.Sprintf("%d replicas on one machine cannot all bind host port %s", replicas, p)))
 			continue
 		}
 		for _, p := range ports {
 			for _, h := range held {
-				if p.conflicts(h.port) {
-					errs[i] = append(errs[i], &field.Error{Type: field.ErrorTypeDuplicate, Field: p.path.String(),
+				if slices.ContainsFunc(h.ports, p.Overlaps) {
+					errs[i] = append(errs[i], &field.Error{Type: field.ErrorTypeDuplicate, Field: p.Path(path).String(),
 						BadValue: p.String(), Detail: "also bound by " + h.who})
 				}
 			}
 		}
-		for _, p := range ports {
-			held = append(held, holder{p, fmt.Sprintf("%s (%s)", describe(o.Object), o.Where())})
-		}
+		held = append(held, holder{hostport.Ports(ports), fmt.Sprintf("%s (%s)", describe(o.Object), o.Where())})
 	}
 }
 
-// hostPort is one port a pod binds on the host.
-type hostPort struct {
-	port     int32
-	protocol string
-	ip       string // "" for every address
-	path     *field.Path
-}
-
-func (p hostPort) String() string {
-	if p.ip == "" {
-		return fmt.Sprintf("%d/%s", p.port, p.protocol)
-	}
-	return fmt.Sprintf("%s:%d/%s", p.ip, p.port, p.protocol)
-}
-
-// conflicts: the same port and protocol on the same address, or on every address.
-func (p hostPort) conflicts(q hostPort) bool {
-	return p.port == q.port && p.protocol == q.protocol && (p.ip == "" || q.ip == "" || p.ip == q.ip)
-}
-
-// podHostPorts lists the host ports of a pod's app containers, and an error for
-// each port that one of them already binds. A hostNetwork pod binds its container
-// ports on the host. Init containers are left out: each runs alone.
-func podHostPorts(spec *corev1.PodSpec, path *field.Path) ([]hostPort, field.ErrorList) {
+// podHostPorts lists the host ports of a pod (see hostport.Pod), and an error for
+// each port that the pod already binds.
+func podHostPorts(spec *corev1.PodSpec, path *field.Path) ([]hostport.Declared, field.ErrorList) {
 	var (
-		ports []hostPort
+		ports []hostport.Declared
 		errs  field.ErrorList
 	)
-	for ci, c := range spec.Containers {
-		for pi, cp := range c.Ports {
-			hp := hostPort{port: cp.HostPort, protocol: string(cp.Protocol), ip: cp.HostIP,
-				path: path.Child("containers").Index(ci).Child("ports").Index(pi).Child("hostPort")}
-			if hp.port == 0 && spec.HostNetwork {
-				hp.port = cp.ContainerPort
-			}
-			if hp.port == 0 {
-				continue
-			}
-			if hp.protocol == "" {
-				hp.protocol = string(corev1.ProtocolTCP)
-			}
-			if hp.ip == "0.0.0.0" || hp.ip == "::" {
-				hp.ip = ""
-			}
-			dup := false
-			for _, q := range ports {
-				dup = dup || hp.conflicts(q)
-			}
-			if dup {
-				errs = append(errs, field.Duplicate(hp.path, hp.String()))
-				continue
-			}
-			ports = append(ports, hp)
+	for _, p := range hostport.Pod(spec) {
+		if slices.ContainsFunc(hostport.Ports(ports), p.Overlaps) {
+			errs = append(errs, field.Duplicate(p.Path(path), p.String()))
+			continue
 		}
+		ports = append(ports, p)
 	}
 	return ports, errs
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/hostport"
 )
 
 // socket is one bound socket from /proc/net/{tcp,tcp6,udp,udp6}.
@@ -36,9 +36,9 @@ const (
 // ports: portmap would silently take its traffic, or lose to it. The error
 // names the port and, where /proc shows it, the process; it wraps
 // errdefs.ErrAlreadyExists (exit code 1). Ports held by other kplay pods do not
-// show here (portmap does not bind them); the caller checks those against its pods.
+// show here (portmap does not bind them): CheckPorts checks those.
 // SCTP ports are not checked.
-func CheckHostPorts(ports []plan.HostPort) error {
+func CheckHostPorts(ports []hostport.Port) error {
 	var socks []socket
 	for _, f := range []struct {
 		path  string
@@ -69,46 +69,16 @@ func CheckHostPorts(ports []plan.HostPort) error {
 			if pid, name := socketOwner(s.inode); pid != 0 {
 				holder = fmt.Sprintf(" by %s (pid %d)", name, pid)
 			}
-			return fmt.Errorf("host port %s is already in use%s: %w", portString(p), holder, errdefs.ErrAlreadyExists)
+			return fmt.Errorf("host port %s is already in use%s: %w", p, holder, errdefs.ErrAlreadyExists)
 		}
 	}
 	return nil
 }
 
-func portString(p plan.HostPort) string {
-	proto := p.Protocol
-	if proto == "" {
-		proto = corev1.ProtocolTCP
-	}
-	host := p.HostIP
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if host == "" {
-		return fmt.Sprintf("%d/%s", p.HostPort, proto)
-	}
-	return fmt.Sprintf("%s:%d/%s", host, p.HostPort, proto)
-}
-
-// conflict finds a socket that the mapping would collide with: same protocol
-// and port, and addresses that overlap (either side unspecified, or equal).
-func conflict(p plan.HostPort, socks []socket) (socket, bool) {
-	proto := p.Protocol
-	if proto == "" {
-		proto = corev1.ProtocolTCP
-	}
-	var want netip.Addr
-	if p.HostIP != "" {
-		a, err := netip.ParseAddr(p.HostIP)
-		if err == nil {
-			want = a.Unmap()
-		}
-	}
+// conflict finds a socket that the port would clash with (see hostport).
+func conflict(p hostport.Port, socks []socket) (socket, bool) {
 	for _, s := range socks {
-		if s.proto != proto || s.port != p.HostPort {
-			continue
-		}
-		if !want.IsValid() || s.addr.IsUnspecified() || s.addr == want {
+		if p.Overlaps(hostport.Port{HostIP: s.addr.String(), HostPort: s.port, Protocol: s.proto}) {
 			return s, true
 		}
 	}
@@ -188,33 +158,68 @@ func socketOwner(inode string) (int, string) {
 	return 0, ""
 }
 
-// CheckPodPorts fails when one of the pod's hostPorts is already published by
-// another kplay pod (known from the CNI cache, so across kplay processes) or
-// held by a process on the host (CheckHostPorts). The error names the port and
-// the holder and wraps errdefs.ErrAlreadyExists. Two pods of the same `up`
-// that ask for one port are not caught here until the first is set up.
-func (m *Manager) CheckPodPorts(pod Pod) error {
+// Holder is a pod that holds host ports.
+type Holder struct {
+	Pod   string // "namespace/name"
+	Ports []hostport.Port
+}
+
+// PortHolders are the pods on kplay's network that publish host ports, but the
+// one with CNI ID except. They are known from the CNI cache, so across kplay
+// processes that share the run root. hostNetwork pods are not on the network:
+// the caller knows them from their containers.
+func (m *Manager) PortHolders(except string) ([]Holder, error) {
 	attachments, err := m.cni.GetCachedAttachments("")
 	if err != nil {
-		return fmt.Errorf("reading kplay's CNI cache: %w", err)
+		return nil, fmt.Errorf("reading kplay's CNI cache: %w", err)
 	}
+	var out []Holder
 	for _, a := range attachments {
-		if a.ContainerID == pod.ID || a.Network != NetworkName {
+		if a.ContainerID == except || a.Network != NetworkName {
 			continue
 		}
-		held := cachedPortMappings(a.CapabilityArgs)
-		for _, p := range pod.Ports {
-			for _, h := range held {
-				if samePort(p, h) {
-					return fmt.Errorf("host port %s is already used by pod %s: %w", portString(p), podName(a.CniArgs, a.ContainerID), errdefs.ErrAlreadyExists)
+		if ports := cachedPorts(a.CapabilityArgs); len(ports) > 0 {
+			out = append(out, Holder{Pod: podName(a.CniArgs, a.ContainerID), Ports: ports})
+		}
+	}
+	return out, nil
+}
+
+// CheckPodPorts fails when one of the pod's host ports clashes with one that
+// another pod holds: one on kplay's network (PortHolders) or one of hostNetwork
+// (given), or with a process on the host (CheckHostPorts). The error names the
+// port and the holder and wraps errdefs.ErrAlreadyExists. Two pods of the same
+// `up` that ask for one port are not caught here until the first is set up.
+func (m *Manager) CheckPodPorts(pod Pod, hostNetwork []Holder) error {
+	held, err := m.PortHolders(pod.ID)
+	if err != nil {
+		return err
+	}
+	return CheckPorts(pod.Ports, append(held, hostNetwork...))
+}
+
+// CheckPorts fails when one of the ports clashes with one a holder holds, or
+// with a process on the host (CheckHostPorts).
+func CheckPorts(ports []hostport.Port, holders []Holder) error {
+	for _, p := range ports {
+		for _, h := range holders {
+			for _, q := range h.Ports {
+				if !p.Overlaps(q) {
+					continue
 				}
+				which := ""
+				if q.String() != p.String() {
+					which = ", which holds " + q.String()
+				}
+				return fmt.Errorf("host port %s is already used by pod %s%s: %w", p, h.Pod, which, errdefs.ErrAlreadyExists)
 			}
 		}
 	}
-	return CheckHostPorts(pod.Ports)
+	return CheckHostPorts(ports)
 }
 
-func cachedPortMappings(capabilityArgs map[string]any) []portMapping {
+// cachedPorts are the port mappings kplay passed to portmap on ADD.
+func cachedPorts(capabilityArgs map[string]any) []hostport.Port {
 	raw, ok := capabilityArgs["portMappings"]
 	if !ok {
 		return nil
@@ -223,22 +228,16 @@ func cachedPortMappings(capabilityArgs map[string]any) []portMapping {
 	if err != nil {
 		return nil
 	}
-	var out []portMapping
-	if json.Unmarshal(b, &out) != nil {
+	var mappings []portMapping
+	if json.Unmarshal(b, &mappings) != nil {
 		return nil
 	}
+	var out []hostport.Port
+	for _, m := range mappings {
+		out = append(out, hostport.Port{HostIP: m.HostIP, HostPort: m.HostPort, ContainerPort: m.ContainerPort,
+			Protocol: corev1.Protocol(strings.ToUpper(m.Protocol))})
+	}
 	return out
-}
-
-func samePort(p plan.HostPort, h portMapping) bool {
-	proto := strings.ToLower(string(p.Protocol))
-	if proto == "" {
-		proto = "tcp"
-	}
-	if p.HostPort != h.HostPort || proto != h.Protocol {
-		return false
-	}
-	return p.HostIP == "" || h.HostIP == "" || p.HostIP == h.HostIP
 }
 
 // podName is "namespace/name" from the CNI arguments kplay passed on ADD.

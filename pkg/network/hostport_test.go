@@ -12,7 +12,7 @@ import (
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/hostport"
 )
 
 // Captured from a Linux host: sshd on 0.0.0.0:22 and [::]:22, a server on
@@ -80,19 +80,19 @@ func TestConflict(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		port plan.HostPort
+		port hostport.Port
 		want string // inode of the conflicting socket, "" for none
 	}{
-		{"all addresses vs wildcard listener", plan.HostPort{HostPort: 22, Protocol: corev1.ProtocolTCP}, "1111"},
-		{"specific address vs wildcard listener", plan.HostPort{HostIP: "192.168.1.5", HostPort: 22}, "1111"},
-		{"all addresses vs loopback listener", plan.HostPort{HostPort: 8080, Protocol: corev1.ProtocolTCP}, "2222"},
-		{"same loopback address", plan.HostPort{HostIP: "127.0.0.1", HostPort: 8080, Protocol: corev1.ProtocolTCP}, "2222"},
-		{"other address than the listener's", plan.HostPort{HostIP: "10.0.0.10", HostPort: 8080, Protocol: corev1.ProtocolTCP}, ""},
-		{"mapped IPv4 listener", plan.HostPort{HostIP: "10.0.0.10", HostPort: 80, Protocol: corev1.ProtocolTCP}, "5555"},
-		{"udp port vs tcp-only port", plan.HostPort{HostPort: 8080, Protocol: corev1.ProtocolUDP}, ""},
-		{"udp server", plan.HostPort{HostPort: 53, Protocol: corev1.ProtocolUDP}, "6666"},
-		{"connected udp client socket is no server", plan.HostPort{HostPort: 0xA1B2, Protocol: corev1.ProtocolUDP}, ""},
-		{"free port", plan.HostPort{HostPort: 45678, Protocol: corev1.ProtocolTCP}, ""},
+		{"all addresses vs wildcard listener", hostport.Port{HostPort: 22, Protocol: corev1.ProtocolTCP}, "1111"},
+		{"specific address vs wildcard listener", hostport.Port{HostIP: "192.168.1.5", HostPort: 22}, "1111"},
+		{"all addresses vs loopback listener", hostport.Port{HostPort: 8080, Protocol: corev1.ProtocolTCP}, "2222"},
+		{"same loopback address", hostport.Port{HostIP: "127.0.0.1", HostPort: 8080, Protocol: corev1.ProtocolTCP}, "2222"},
+		{"other address than the listener's", hostport.Port{HostIP: "10.0.0.10", HostPort: 8080, Protocol: corev1.ProtocolTCP}, ""},
+		{"mapped IPv4 listener", hostport.Port{HostIP: "10.0.0.10", HostPort: 80, Protocol: corev1.ProtocolTCP}, "5555"},
+		{"udp port vs tcp-only port", hostport.Port{HostPort: 8080, Protocol: corev1.ProtocolUDP}, ""},
+		{"udp server", hostport.Port{HostPort: 53, Protocol: corev1.ProtocolUDP}, "6666"},
+		{"connected udp client socket is no server", hostport.Port{HostPort: 0xA1B2, Protocol: corev1.ProtocolUDP}, ""},
+		{"free port", hostport.Port{HostPort: 45678, Protocol: corev1.ProtocolTCP}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestCheckHostPortsRealListener(t *testing.T) {
 	defer l.Close()
 	port := int32(l.Addr().(*net.TCPAddr).Port)
 
-	err = CheckHostPorts([]plan.HostPort{{HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}})
+	err = CheckHostPorts([]hostport.Port{{HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}})
 	if !errors.Is(err, errdefs.ErrAlreadyExists) {
 		t.Fatalf("CheckHostPorts on a held port = %v, want ErrAlreadyExists", err)
 	}
@@ -128,10 +128,56 @@ func TestCheckHostPortsRealListener(t *testing.T) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
 	// The listener is on 127.0.0.1 only: the same port on another address is free.
-	if err := CheckHostPorts([]plan.HostPort{{HostIP: "192.0.2.1", HostPort: port, Protocol: corev1.ProtocolTCP}}); err != nil {
+	if err := CheckHostPorts([]hostport.Port{{HostIP: "192.0.2.1", HostPort: port, Protocol: corev1.ProtocolTCP}}); err != nil {
 		t.Errorf("port on another address: %v", err)
 	}
-	if err := CheckHostPorts([]plan.HostPort{{HostPort: port, Protocol: corev1.ProtocolUDP}}); err != nil {
+	if err := CheckHostPorts([]hostport.Port{{HostPort: port, Protocol: corev1.ProtocolUDP}}); err != nil {
 		t.Errorf("same port over UDP: %v", err)
+	}
+}
+
+// A port is refused when another pod holds it on an overlapping address, naming
+// that pod and, when written differently, what it holds.
+func TestCheckPorts(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := int32(l.Addr().(*net.TCPAddr).Port)
+	l.Close() // free again, so only the holders clash
+	tcp := func(ip string) hostport.Port {
+		return hostport.Port{HostIP: ip, HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}
+	}
+	holders := []Holder{
+		{Pod: "default/zero", Ports: []hostport.Port{tcp("0.0.0.0")}},
+		{Pod: "default/udp", Ports: []hostport.Port{{HostPort: port + 1, Protocol: corev1.ProtocolUDP}}},
+		{Pod: "default/loopback6", Ports: []hostport.Port{tcp("::1")}},
+	}
+	tests := []struct {
+		name string
+		port hostport.Port
+		want string // "" for no error
+	}{
+		{"every address vs 0.0.0.0", tcp(""), fmt.Sprintf("host port %d/TCP is already used by pod default/zero, which holds 0.0.0.0:%d/TCP", port, port)},
+		{"one address vs 0.0.0.0", tcp("127.0.0.1"), fmt.Sprintf("host port 127.0.0.1:%d/TCP is already used by pod default/zero, which holds 0.0.0.0:%d/TCP", port, port)},
+		{"the same address", tcp("0.0.0.0"), fmt.Sprintf("host port 0.0.0.0:%d/TCP is already used by pod default/zero: ", port)},
+		{"TCP vs a UDP holder", hostport.Port{HostPort: port + 1, Protocol: corev1.ProtocolTCP}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckPorts([]hostport.Port{tt.port}, holders)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errdefs.IsAlreadyExists(err)):
+				t.Errorf("err = %v, want %q wrapping ErrAlreadyExists", err, tt.want)
+			}
+		})
+	}
+	if err := CheckPorts([]hostport.Port{tcp("::1")}, holders[1:]); err == nil || !strings.Contains(err.Error(), "pod default/loopback6") {
+		t.Errorf("::1 held by a pod: %v", err)
+	}
+	if err := CheckPorts([]hostport.Port{tcp("127.0.0.1")}, holders[1:]); err != nil {
+		t.Errorf("127.0.0.1 next to a pod on ::1: %v", err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/gofrs/flock"
 
-	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/hostport"
 )
 
 // Config says where the plugins are and where network state lives.
@@ -43,7 +43,7 @@ type Pod struct {
 	// made of [A-Za-z0-9_.-].
 	ID              string
 	Namespace, Name string
-	Ports           []plan.HostPort
+	Ports           []hostport.Port
 }
 
 // Attachment is a pod's place on the network.
@@ -253,13 +253,10 @@ type portMapping struct {
 	HostIP        string `json:"hostIP,omitempty"`
 }
 
-func portMappings(ports []plan.HostPort) []portMapping {
+func portMappings(ports []hostport.Port) []portMapping {
 	out := make([]portMapping, 0, len(ports))
 	for _, p := range ports {
-		proto := strings.ToLower(string(p.Protocol))
-		if proto == "" {
-			proto = "tcp"
-		}
+		proto := strings.ToLower(string(p.Proto()))
 		out = append(out, portMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: proto, HostIP: p.HostIP})
 	}
 	return out

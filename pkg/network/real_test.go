@@ -28,7 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/hostport"
 )
 
 // testNetwork is a Manager on its own bridge, subnet and run root, so the test
@@ -244,7 +244,7 @@ func TestSetupTeardownReal(t *testing.T) {
 	hostPort := freePort(t, "tcp")
 	localPort := freePort(t, "tcp")
 	udpPort := freePort(t, "udp")
-	pod := Pod{ID: "kplay-test-web-" + filepath.Base(n.root), Namespace: "default", Name: "web", Ports: []plan.HostPort{
+	pod := Pod{ID: "kplay-test-web-" + filepath.Base(n.root), Namespace: "default", Name: "web", Ports: []hostport.Port{
 		{Container: "web", HostPort: hostPort, ContainerPort: 80, Protocol: corev1.ProtocolTCP},
 		{Container: "web", HostIP: "127.0.0.1", HostPort: localPort, ContainerPort: 80, Protocol: corev1.ProtocolTCP},
 		{Container: "dns", HostPort: udpPort, ContainerPort: 5353, Protocol: corev1.ProtocolUDP},
@@ -324,7 +324,7 @@ func hostAddress(t testing.TB) string {
 func TestTeardownWithoutNetNSReal(t *testing.T) {
 	n := newTestNetwork(t)
 	ctx := context.Background()
-	pod := Pod{ID: "kplay-test-gone-" + filepath.Base(n.root), Namespace: "default", Name: "gone", Ports: []plan.HostPort{
+	pod := Pod{ID: "kplay-test-gone-" + filepath.Base(n.root), Namespace: "default", Name: "gone", Ports: []hostport.Port{
 		{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP},
 	}}
 	att, err := n.Setup(ctx, pod)
@@ -366,7 +366,7 @@ func TestTeardownAfterMasqueradeChainRemovedReal(t *testing.T) {
 func TestTeardownWithoutCachedResultReal(t *testing.T) {
 	n := newTestNetwork(t)
 	ctx := context.Background()
-	pod := Pod{ID: "kplay-test-nocache-" + filepath.Base(n.root), Namespace: "default", Name: "nocache", Ports: []plan.HostPort{
+	pod := Pod{ID: "kplay-test-nocache-" + filepath.Base(n.root), Namespace: "default", Name: "nocache", Ports: []hostport.Port{
 		{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP},
 	}}
 	att, err := n.Setup(ctx, pod)
@@ -391,7 +391,7 @@ func TestReclaimReal(t *testing.T) {
 	n := newTestNetwork(t)
 	ctx := context.Background()
 	suffix := filepath.Base(n.root)
-	dead := Pod{ID: "kplay-test-dead-" + suffix, Ports: []plan.HostPort{{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
+	dead := Pod{ID: "kplay-test-dead-" + suffix, Ports: []hostport.Port{{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
 	live := Pod{ID: "kplay-test-live-" + suffix}
 	deadAtt, err := n.Setup(ctx, dead)
 	if err != nil {
@@ -431,7 +431,7 @@ func TestReclaimReal(t *testing.T) {
 func TestSetupFailureLeavesNothingReal(t *testing.T) {
 	n := newTestNetwork(t)
 	ctx := context.Background()
-	pod := Pod{ID: "kplay-test-bad-" + filepath.Base(n.root), Ports: []plan.HostPort{
+	pod := Pod{ID: "kplay-test-bad-" + filepath.Base(n.root), Ports: []hostport.Port{
 		{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: "bogus"},
 	}}
 	if _, err := n.Setup(ctx, pod); err == nil {
@@ -462,7 +462,7 @@ func TestConcurrentPodsReal(t *testing.T) {
 	for i := 0; i < pods; i++ {
 		go func() {
 			att, err := n.Setup(ctx, Pod{ID: fmt.Sprintf("kplay-test-r%d-%s", i, filepath.Base(n.root)),
-				Ports: []plan.HostPort{{HostPort: 40000 + int32(i), ContainerPort: 80, Protocol: corev1.ProtocolTCP}}})
+				Ports: []hostport.Port{{HostPort: 40000 + int32(i), ContainerPort: 80, Protocol: corev1.ProtocolTCP}}})
 			ips[i] = att.IP
 			errs <- err
 		}()
@@ -500,7 +500,7 @@ func BenchmarkSetupTeardown(b *testing.B) {
 	n := newTestNetwork(b)
 	ctx := context.Background()
 	pod := Pod{ID: "kplay-bench-" + filepath.Base(n.root), Namespace: "default", Name: "bench",
-		Ports: []plan.HostPort{{HostPort: freePort(b, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
+		Ports: []hostport.Port{{HostPort: freePort(b, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
 	var setup, teardown time.Duration
 	for b.Loop() {
 		start := time.Now()
@@ -632,31 +632,33 @@ func TestCheckPodPortsReal(t *testing.T) {
 	ctx := context.Background()
 	port := freePort(t, "tcp")
 	first := Pod{ID: "kplay-test-first-" + filepath.Base(n.root), Namespace: "default", Name: "apache",
-		Ports: []plan.HostPort{{HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
+		Ports: []hostport.Port{{HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
 	if _, err := n.Setup(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	defer n.Teardown(ctx, first)
 
-	second := func(p plan.HostPort) Pod {
-		return Pod{ID: "kplay-test-second-" + filepath.Base(n.root), Namespace: "default", Name: "second", Ports: []plan.HostPort{p}}
+	second := func(p hostport.Port) Pod {
+		return Pod{ID: "kplay-test-second-" + filepath.Base(n.root), Namespace: "default", Name: "second", Ports: []hostport.Port{p}}
 	}
 	tests := []struct {
 		name string
 		pod  Pod
 		want string // "" for no error
 	}{
-		{"same port", second(plan.HostPort{HostPort: port, ContainerPort: 8080, Protocol: corev1.ProtocolTCP}),
+		{"same port", second(hostport.Port{HostPort: port, ContainerPort: 8080, Protocol: corev1.ProtocolTCP}),
 			fmt.Sprintf("host port %d/TCP is already used by pod default/apache", port)},
-		{"same port on one address", second(plan.HostPort{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 8080, Protocol: corev1.ProtocolTCP}),
+		{"same port on one address", second(hostport.Port{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 8080, Protocol: corev1.ProtocolTCP}),
 			fmt.Sprintf("host port 127.0.0.1:%d/TCP is already used by pod default/apache", port)},
-		{"same port over UDP", second(plan.HostPort{HostPort: port, ContainerPort: 53, Protocol: corev1.ProtocolUDP}), ""},
-		{"other port", second(plan.HostPort{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP}), ""},
+		{"same port on 0.0.0.0", second(hostport.Port{HostIP: "0.0.0.0", HostPort: port, ContainerPort: 8080, Protocol: corev1.ProtocolTCP}),
+			fmt.Sprintf("host port 0.0.0.0:%d/TCP is already used by pod default/apache, which holds %d/TCP", port, port)},
+		{"same port over UDP", second(hostport.Port{HostPort: port, ContainerPort: 53, Protocol: corev1.ProtocolUDP}), ""},
+		{"other port", second(hostport.Port{HostPort: freePort(t, "tcp"), ContainerPort: 80, Protocol: corev1.ProtocolTCP}), ""},
 		{"the pod itself", first, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := n.CheckPodPorts(tt.pod)
+			err := n.CheckPodPorts(tt.pod, nil)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("unexpected error: %v", err)
@@ -674,7 +676,7 @@ func TestPodToPodReal(t *testing.T) {
 	ctx := context.Background()
 	suffix := filepath.Base(n.root)
 	port := freePort(t, "tcp")
-	server := Pod{ID: "kplay-test-server-" + suffix, Ports: []plan.HostPort{{HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
+	server := Pod{ID: "kplay-test-server-" + suffix, Ports: []hostport.Port{{HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
 	client := Pod{ID: "kplay-test-client-" + suffix}
 	srv, err := n.Setup(ctx, server)
 	if err != nil {

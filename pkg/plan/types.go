@@ -5,6 +5,8 @@ package plan
 
 import (
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/hostport"
 )
 
 // Plan is everything one `up` will create.
@@ -136,11 +138,6 @@ type ClaimVolume struct {
 	ReadOnly  bool
 }
 
-// HostPort is one published port.
-type HostPort struct {
-	Container     string
-	HostIP        string // "" for all addresses
-	HostPort      int32
-	ContainerPort int32
-	Protocol      corev1.Protocol // TCP, UDP or SCTP
-}
+// HostPort is one port a pod takes on the host; hostport holds the rule for
+// when two of them clash.
+type HostPort = hostport.Port

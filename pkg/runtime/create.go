@@ -22,7 +22,6 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/gofrs/flock"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/hook"
 	"github.com/kplay-dev/kplay/pkg/labels"
@@ -60,39 +59,6 @@ func withLabels(base map[string]string, kv ...string) map[string]string {
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		out[kv[i]] = kv[i+1]
-	}
-	return out
-}
-
-// portsLabel is a pod's published ports as kept on its infra container: "hostIP:hostPort:containerPort/proto,...".
-func portsLabel(ports []plan.HostPort) string {
-	var parts []string
-	for _, p := range ports {
-		parts = append(parts, fmt.Sprintf("%s:%d:%d/%s", p.HostIP, p.HostPort, p.ContainerPort, strings.ToLower(string(p.Protocol))))
-	}
-	return strings.Join(parts, ",")
-}
-
-// PublishedPorts are the host ports of a pod that List returned.
-func PublishedPorts(pod corev1.Pod) []plan.HostPort {
-	return parsePorts(pod.Annotations[labels.Ports])
-}
-
-// parsePorts reads portsLabel back.
-func parsePorts(s string) []plan.HostPort {
-	var out []plan.HostPort
-	for _, part := range strings.Split(s, ",") {
-		hp, proto, ok := strings.Cut(part, "/")
-		if !ok {
-			continue
-		}
-		f := strings.Split(hp, ":")
-		if len(f) != 3 {
-			continue
-		}
-		h, _ := strconv.Atoi(f[1])
-		c, _ := strconv.Atoi(f[2])
-		out = append(out, plan.HostPort{HostIP: f[0], HostPort: int32(h), ContainerPort: int32(c), Protocol: corev1.Protocol(strings.ToUpper(proto))})
 	}
 	return out
 }
@@ -168,7 +134,7 @@ func (r *Runtime) podLock(podID string) (*flock.Flock, error) {
 	return r.lock("pod-" + r.cfg.Namespace + "_" + podID)
 }
 
-// reserve checks that no other pod holds the pod's host ports, creates the infra
+// reserve checks that no other pod (of either kind) and no host process holds the pod's host ports, creates the infra
 // container record and attaches the pod to the network, all under the ports lock: the
 // record is what Reclaim (run under the same lock) sees as a live pod, so it never
 // takes a network that is being built. A returned container exists even with an error.
@@ -178,7 +144,24 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 		return nil, "", err
 	}
 	defer l.Unlock()
+	// hostNetwork pods hold their ports without kplay's network: each kind of
+	// pod is checked against both kinds.
+	holders, err := r.hostNetworkPorts(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
 	if pp.Spec.HostNetwork {
+		// Without the CNI plugins no pod can be on kplay's network.
+		if nm, err := r.network(); err == nil {
+			onNetwork, err := nm.PortHolders("")
+			if err != nil {
+				return nil, "", err
+			}
+			holders = append(holders, onNetwork...)
+		}
+		if err := network.CheckPorts(pp.HostPorts, holders); err != nil {
+			return nil, "", err
+		}
 		ctr, err := r.newInfra(ctx, pp, id, "", withLabels(lbls, labels.PodIP, r.cfg.HostIP), img)
 		return ctr, r.cfg.HostIP, err
 	}
@@ -187,7 +170,7 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 		return nil, "", err
 	}
 	npod := network.Pod{ID: r.netID(id), Namespace: pp.Namespace, Name: pp.Name, Ports: pp.HostPorts}
-	if err := nm.CheckPodPorts(npod); err != nil {
+	if err := nm.CheckPodPorts(npod, holders); err != nil {
 		return nil, "", err
 	}
 	ctr, err := r.newInfra(ctx, pp, id, nm.NetNSPath(npod.ID), lbls, img)
