@@ -262,7 +262,7 @@ func child(role, root string) error {
 		}
 		return nil
 	case "churn":
-		blob := strings.Repeat("x", 256<<10) // many pages per write, so a kill lands mid-write
+		blob := strings.Repeat("x", 128<<10) // many pages per write, so a kill lands mid-write
 		for {
 			var gen int
 			err := s.Update(func(tx *Tx) error {
@@ -353,7 +353,7 @@ func TestKillDuringWrites(t *testing.T) {
 	if testing.Short() {
 		rounds = 5
 	}
-	committed := 0
+	committed, beforeCommit := 0, 0
 	for round := 0; round < rounds; round++ {
 		cmd := childCmd(t, root, "churn")
 		out, err := cmd.StdoutPipe()
@@ -364,14 +364,16 @@ func TestKillDuringWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(out)
-		// Wait for a random number of commits, then kill after a random part of the
-		// next write.
-		for want := 1 + rnd.Intn(5); want > 0 && sc.Scan(); want-- {
+		// Wait for a few commits, timing them, then kill at a random point of the next
+		// write: a random part of the time one commit takes.
+		var interval time.Duration
+		last := time.Now()
+		for want := 2 + rnd.Intn(3); want > 0 && sc.Scan(); want-- {
 			committed, _ = strconv.Atoi(sc.Text())
+			interval, last = time.Since(last), time.Now()
 		}
-		// Not a wait for a state: the random delay is what puts the kill at a random
-		// point of the next transaction.
-		time.Sleep(time.Duration(rnd.Intn(3000)) * time.Microsecond)
+		// Not a wait for a state: the random delay is what places the kill.
+		time.Sleep(time.Duration(rnd.Int63n(int64(interval) + 1)))
 		cmd.Process.Signal(syscall.SIGKILL)
 		for sc.Scan() { // what it printed before it died was committed too
 			committed, _ = strconv.Atoi(sc.Text())
@@ -390,7 +392,10 @@ func TestKillDuringWrites(t *testing.T) {
 		if got != committed && got != committed+1 {
 			t.Fatalf("round %d: store holds generation %d, the writer had committed %d", round, got, committed)
 		}
+		if got == committed {
+			beforeCommit++
+		}
 		committed = got
 	}
-	t.Logf("%d kills, last generation %d", rounds, committed)
+	t.Logf("%d kills, %d of them before the commit of the write they interrupted; last generation %d", rounds, beforeCommit, committed)
 }
