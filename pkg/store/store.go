@@ -26,9 +26,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// Store is kplay's store under one data root.
+// Store is kplay's store under one data root, for one containerd namespace: kplays that
+// share a data root but work in different containerd namespaces do not see each other's
+// objects.
 type Store struct {
-	path string
+	path      string
+	namespace string
 	// Timeout bounds how long a command waits for another kplay's transaction.
 	Timeout time.Duration
 	now     func() time.Time
@@ -38,16 +41,23 @@ type Store struct {
 // the store holds Secrets.
 func Dir(dataRoot string) string { return filepath.Join(dataRoot, "store") }
 
-// New returns the store of a data root. It touches nothing until the first transaction.
-func New(dataRoot string) *Store {
-	return &Store{path: filepath.Join(Dir(dataRoot), "kplay.db"), Timeout: 30 * time.Second, now: time.Now}
+// New returns the store of a data root and containerd namespace. It touches nothing
+// until the first transaction.
+func New(dataRoot, namespace string) *Store {
+	return &Store{path: filepath.Join(Dir(dataRoot), "kplay.db"), namespace: namespace, Timeout: 30 * time.Second, now: time.Now}
 }
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// rootBucket holds one bucket per kind; the name carries the layout version, so a
-// later layout can live beside it and migrate.
+// Exists reports whether the store's file exists: before the first write, nothing is stored.
+func (s *Store) Exists() bool {
+	_, err := os.Stat(s.path)
+	return err == nil
+}
+
+// rootBucket holds a bucket per containerd namespace, which holds one per kind; the
+// name carries the layout version, so a later layout can live beside it and migrate.
 var rootBucket = []byte("v1")
 
 // Update runs fn in one read-write transaction: fn's writes are committed together
@@ -58,7 +68,11 @@ func (s *Store) Update(fn func(*Tx) error) error {
 		return err
 	}
 	err = db.Update(func(btx *bolt.Tx) error {
-		root, err := btx.CreateBucketIfNotExists(rootBucket)
+		v1, err := btx.CreateBucketIfNotExists(rootBucket)
+		if err != nil {
+			return err
+		}
+		root, err := v1.CreateBucketIfNotExists([]byte(s.namespace))
 		if err != nil {
 			return err
 		}
@@ -74,12 +88,20 @@ func (s *Store) Update(fn func(*Tx) error) error {
 func (s *Store) View(fn func(*Tx) error) error {
 	if _, err := os.Stat(s.path); errors.Is(err, os.ErrNotExist) {
 		return fn(&Tx{now: s.now})
+	} else if err != nil {
+		return fmt.Errorf("opening kplay's store: %w", err)
 	}
 	db, err := s.open(true)
 	if err != nil {
 		return err
 	}
-	err = db.View(func(btx *bolt.Tx) error { return fn(&Tx{root: btx.Bucket(rootBucket), now: s.now}) })
+	err = db.View(func(btx *bolt.Tx) error {
+		var root *bolt.Bucket
+		if v1 := btx.Bucket(rootBucket); v1 != nil {
+			root = v1.Bucket([]byte(s.namespace))
+		}
+		return fn(&Tx{root: root, now: s.now})
+	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -125,6 +147,9 @@ const (
 	PersistentVolumeClaims Kind = "persistentvolumeclaims"
 )
 
+// Kinds are every kind the store keeps.
+var Kinds = []Kind{Secrets, ConfigMaps, PersistentVolumeClaims}
+
 // Key names one stored object.
 type Key struct {
 	Kind      Kind
@@ -165,7 +190,7 @@ type record struct {
 
 // Tx is one transaction.
 type Tx struct {
-	root *bolt.Bucket // nil in a View of a store that has no objects
+	root *bolt.Bucket // the namespace's; nil in a View of a store that has no objects
 	now  func() time.Time
 }
 
@@ -285,6 +310,12 @@ func List[T any, P interface {
 	return items, sources, err
 }
 
+// Has reports whether an object is stored under key.
+func (t *Tx) Has(key Key) bool {
+	b := t.bucket(key.Kind)
+	return b != nil && b.Get(key.bytes()) != nil
+}
+
 // Delete removes the object under key and reports whether it was there.
 func (t *Tx) Delete(key Key) (bool, error) {
 	if t.root == nil {
@@ -295,6 +326,20 @@ func (t *Tx) Delete(key Key) (bool, error) {
 		return false, nil
 	}
 	return true, b.Delete(key.bytes())
+}
+
+// Clear removes every object of the namespace and reports their keys.
+func (t *Tx) Clear() ([]Key, error) {
+	keys, err := t.Keys(Kinds...)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if _, err := t.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }
 
 // Keys lists every stored object's key of the given kinds, sorted.

@@ -49,7 +49,7 @@ func configMap(ns, name string, data map[string]string) *corev1.ConfigMap {
 }
 
 func TestRoundTrip(t *testing.T) {
-	s := New(t.TempDir())
+	s := New(t.TempDir(), "kplay")
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	s.now = func() time.Time { return now }
 
@@ -153,7 +153,7 @@ func TestRoundTrip(t *testing.T) {
 
 // A transaction whose function fails writes nothing.
 func TestUpdateIsAllOrNothing(t *testing.T) {
-	s := New(t.TempDir())
+	s := New(t.TempDir(), "kplay")
 	boom := errors.New("boom")
 	err := s.Update(func(tx *Tx) error {
 		if _, err := tx.Put(secret("default", "a", nil), "-"); err != nil {
@@ -174,7 +174,7 @@ func TestUpdateIsAllOrNothing(t *testing.T) {
 
 func TestViewOfMissingStoreCreatesNothing(t *testing.T) {
 	root := t.TempDir()
-	s := New(root)
+	s := New(root, "kplay")
 	err := s.View(func(tx *Tx) error {
 		got, _, err := List[corev1.Secret](tx, "")
 		if len(got) != 0 || got == nil || err != nil {
@@ -194,7 +194,7 @@ func TestPermissions(t *testing.T) {
 	old := syscall.Umask(0) // a careless umask must not open the store
 	defer syscall.Umask(old)
 	root := t.TempDir()
-	s := New(root)
+	s := New(root, "kplay")
 	if err := s.Update(func(tx *Tx) error { _, err := tx.Put(secret("default", "a", nil), "-"); return err }); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestPermissions(t *testing.T) {
 }
 
 func TestBusyStoreTimesOut(t *testing.T) {
-	s := New(t.TempDir())
+	s := New(t.TempDir(), "kplay")
 	if err := s.Update(func(*Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestBusyStoreTimesOut(t *testing.T) {
 // read-modify-write transaction. "churn": forever write generation g+1 of a Secret and a
 // ConfigMap in one transaction, and print g+1 once it is committed.
 func child(role, root string) error {
-	s := New(root)
+	s := New(root, "kplay")
 	switch role {
 	case "count":
 		n, _ := strconv.Atoi(os.Getenv("KPLAY_STORE_TEST_N"))
@@ -334,7 +334,7 @@ func TestConcurrentWritersInTwoProcesses(t *testing.T) {
 			t.Fatalf("writer: %v", err)
 		}
 	}
-	New(root).View(func(tx *Tx) error {
+	New(root, "kplay").View(func(tx *Tx) error {
 		var c corev1.ConfigMap
 		if _, err := tx.Get(Key{ConfigMaps, "default", "counter"}, &c); err != nil || c.Data["n"] != strconv.Itoa(2*n) {
 			t.Errorf("counter is %q (%v), want %d: a writer's update was lost", c.Data["n"], err, 2*n)
@@ -382,7 +382,7 @@ func TestKillDuringWrites(t *testing.T) {
 			t.Fatalf("round %d: writer ended with %v, not by SIGKILL", round, err)
 		}
 		var got int
-		err = New(root).View(func(tx *Tx) error {
+		err = New(root, "kplay").View(func(tx *Tx) error {
 			got, err = generation(tx)
 			return err
 		})
@@ -398,4 +398,35 @@ func TestKillDuringWrites(t *testing.T) {
 		committed = got
 	}
 	t.Logf("%d kills, %d of them before the commit of the write they interrupted; last generation %d", rounds, beforeCommit, committed)
+}
+
+// Two containerd namespaces sharing a data root have their own objects; Clear empties
+// one of them.
+func TestNamespacesAndClear(t *testing.T) {
+	root := t.TempDir()
+	a, b := New(root, "a"), New(root, "b")
+	for _, s := range []*Store{a, b} {
+		if err := s.Update(func(tx *Tx) error { _, err := tx.Put(secret("default", "db", nil), "-"); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cleared []Key
+	if err := a.Update(func(tx *Tx) (err error) { cleared, err = tx.Clear(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(cleared) != "[secrets/default/db]" {
+		t.Errorf("Clear removed %v", cleared)
+	}
+	count := func(s *Store) int {
+		var n int
+		s.View(func(tx *Tx) error {
+			keys, _ := tx.Keys(Secrets, ConfigMaps, PersistentVolumeClaims)
+			n = len(keys)
+			return nil
+		})
+		return n
+	}
+	if count(a) != 0 || count(b) != 1 {
+		t.Errorf("after clearing a: a holds %d objects, b %d; want 0 and 1", count(a), count(b))
+	}
 }
