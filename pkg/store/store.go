@@ -137,6 +137,28 @@ func (s *Store) open(readOnly bool) (*bolt.DB, error) {
 	return db, nil
 }
 
+// Namespaces lists the containerd namespaces that have a store under dataRoot.
+func Namespaces(dataRoot string) ([]string, error) {
+	s := New(dataRoot, "")
+	if !s.Exists() {
+		return nil, nil
+	}
+	db, err := s.open(true)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var out []string
+	err = db.View(func(btx *bolt.Tx) error {
+		v1 := btx.Bucket(rootBucket)
+		if v1 == nil {
+			return nil
+		}
+		return v1.ForEachBucket(func(k []byte) error { out = append(out, string(k)); return nil })
+	})
+	return out, err
+}
+
 // Kind is the bucket of one kind of object, named by its resource (as the API
 // server's paths name them).
 type Kind string

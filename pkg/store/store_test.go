@@ -426,6 +426,9 @@ func TestNamespacesAndClear(t *testing.T) {
 		})
 		return n
 	}
+	if nss, err := Namespaces(root); fmt.Sprint(nss) != "[a b]" || err != nil {
+		t.Errorf("Namespaces: %v, %v", nss, err)
+	}
 	if count(a) != 0 || count(b) != 1 {
 		t.Errorf("after clearing a: a holds %d objects, b %d; want 0 and 1", count(a), count(b))
 	}
