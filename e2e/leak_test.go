@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kplay-dev/kplay/pkg/store"
 )
 
 // scope is what one leak check looks at besides the machine-wide lists.
@@ -46,6 +48,9 @@ func takeSnapshot(s scope) (snapshot, error) {
 	// CNI's default IPAM directory too, in case kplay's own dataDir setting got lost.
 	snap["file"] = stateFiles(append([]string{"/var/lib/cni/networks"}, s.Roots...))
 	snap["shim"] = shims(s.Namespaces)
+	if snap["stored object"], err = storedObjects(s); err != nil {
+		return nil, err
+	}
 	for _, ns := range namespaces(s.Namespaces) {
 		for _, kind := range []string{"containers", "tasks", "leases"} {
 			out, err := lines("ctr", "-n", ns, kind, "ls", "-q")
@@ -224,6 +229,53 @@ func stateFiles(roots []string) []string {
 		})
 	}
 	return out
+}
+
+// storedObjects lists what kplay's stores under the roots hold for the namespaces (a
+// namespace that only stores objects has no containerd namespace): after down --all a
+// store may remain, but empty.
+func storedObjects(s scope) ([]string, error) {
+	var out []string
+	for _, root := range s.Roots {
+		var dataRoots []string
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if dr := filepath.Dir(filepath.Dir(path)); err == nil && !d.IsDir() && path == store.New(dr, "").Path() {
+				dataRoots = append(dataRoots, dr)
+			}
+			return nil
+		})
+		for _, dr := range dataRoots {
+			nss, err := store.Namespaces(dr)
+			if err != nil {
+				return nil, err
+			}
+			for _, ns := range nss {
+				if !matchesNamespace(s.Namespaces, ns) {
+					continue
+				}
+				err := store.New(dr, ns).View(func(tx *store.Tx) error {
+					keys, err := tx.Keys(store.Kinds...)
+					for _, k := range keys {
+						out = append(out, ns+" "+k.String()+" in "+dr)
+					}
+					return err
+				})
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func matchesNamespace(patterns []string, ns string) bool {
+	for _, p := range patterns {
+		if prefix, wild := strings.CutSuffix(p, "*"); ns == p || wild && strings.HasPrefix(ns, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // namespaces expands "prefix*" patterns against containerd's namespace list.

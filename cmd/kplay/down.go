@@ -12,6 +12,7 @@ import (
 
 	"github.com/kplay-dev/kplay/pkg/manifest"
 	"github.com/kplay-dev/kplay/pkg/runtime"
+	"github.com/kplay-dev/kplay/pkg/store"
 )
 
 type downOptions struct {
@@ -32,7 +33,7 @@ func newDownCommand(g *globalOptions) *cobra.Command {
 Each container gets its stop signal, then terminationGracePeriodSeconds (or --timeout)
 before SIGKILL. PersistentVolumeClaim data stays unless --volumes.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sel, err := o.selector(cmd, args)
+			sel, objs, err := o.selector(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -51,6 +52,11 @@ before SIGKILL. PersistentVolumeClaim data stays unless --volumes.`,
 					err = perr
 				}
 				warnNotFound(cmd.ErrOrStderr(), sel.Names, results)
+				if err != nil {
+					return err
+				}
+				removed, err := rt.DeleteObjects(ctx, objs, o.Volumes)
+				printObjectResults(cmd.OutOrStdout(), removed)
 				return err
 			})
 		},
@@ -65,7 +71,9 @@ before SIGKILL. PersistentVolumeClaim data stays unless --volumes.`,
 	return cmd
 }
 
-func (o *downOptions) selector(cmd *cobra.Command, args []string) (runtime.Selector, error) {
+// selector picks the pods to remove, and the stored objects: those the files declare,
+// or all of them with --all.
+func (o *downOptions) selector(cmd *cobra.Command, args []string) (runtime.Selector, runtime.ObjectSelector, error) {
 	ways := 0
 	for _, set := range []bool{o.All, len(o.Files) > 0, len(args) > 0} {
 		if set {
@@ -73,9 +81,10 @@ func (o *downOptions) selector(cmd *cobra.Command, args []string) (runtime.Selec
 		}
 	}
 	if ways != 1 {
-		return runtime.Selector{}, usageError{fmt.Errorf("down takes exactly one of -f FILE, pod names or --all")}
+		return runtime.Selector{}, runtime.ObjectSelector{}, usageError{fmt.Errorf("down takes exactly one of -f FILE, pod names or --all")}
 	}
 	sel := runtime.Selector{All: o.All}
+	objs := runtime.ObjectSelector{All: o.All}
 	for _, a := range args {
 		if !strings.Contains(a, "/") { // "ns/name", as ps and down print it, stands as is
 			a = o.Namespace + "/" + a
@@ -85,7 +94,7 @@ func (o *downOptions) selector(cmd *cobra.Command, args []string) (runtime.Selec
 	if len(o.Files) > 0 {
 		maxBytes, err := o.Limits.maxBytes()
 		if err != nil {
-			return sel, err
+			return sel, objs, err
 		}
 		type loaded struct {
 			objs     []manifest.Object
@@ -95,30 +104,35 @@ func (o *downOptions) selector(cmd *cobra.Command, args []string) (runtime.Selec
 			objs, w, err := manifest.Load(o.Files, cmd.InOrStdin(), manifest.MaxBytes(maxBytes))
 			return loaded{objs, w}, err
 		})
-		objs := l.objs
 		for _, w := range l.warnings {
 			fmt.Fprintln(cmd.ErrOrStderr(), "Warning:", w)
 		}
 		if err != nil {
-			return sel, err
+			return sel, objs, err
 		}
-		for _, obj := range objs {
+		for _, obj := range l.objs {
 			switch v := obj.Object.(type) {
 			case *corev1.Pod:
 				sel.Owners = append(sel.Owners, ownerKey(v.Namespace, "Pod", v.Name))
 			case *appsv1.Deployment:
 				sel.Owners = append(sel.Owners, ownerKey(v.Namespace, "Deployment", v.Name))
+			case store.Object:
+				if kind, err := store.KindOf(v); err == nil {
+					objs.Keys = append(objs.Keys, store.Key{Kind: kind, Namespace: namespaceOr(v.GetNamespace()), Name: v.GetName()})
+				}
 			}
 		}
 	}
-	return sel, nil
+	return sel, objs, nil
 }
 
-func ownerKey(ns, kind, name string) string {
+func ownerKey(ns, kind, name string) string { return namespaceOr(ns) + "/" + kind + "/" + name }
+
+func namespaceOr(ns string) string {
 	if ns == "" {
-		ns = "default"
+		return "default"
 	}
-	return ns + "/" + kind + "/" + name
+	return ns
 }
 
 // warnNotFound says which named pods did not exist, as kubectl does (without failing:

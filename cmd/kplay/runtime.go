@@ -114,6 +114,14 @@ func printResults(w io.Writer, results []runtime.PodResult) error {
 	return nil
 }
 
+// printObjectResults writes one line per object that is not a pod, as kubectl apply
+// and delete do: "secret/db created".
+func printObjectResults(w io.Writer, results []runtime.ObjectResult) {
+	for _, r := range results {
+		fmt.Fprintf(w, "%s/%s %s\n", r.Kind, podName(r.Namespace, r.Name), r.Action)
+	}
+}
+
 // podName shows a pod as kubectl does: no namespace for "default".
 func podName(ns, name string) string {
 	if ns == "default" || ns == "" {

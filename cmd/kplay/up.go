@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +16,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/node"
 	"github.com/kplay-dev/kplay/pkg/plan"
 	"github.com/kplay-dev/kplay/pkg/runtime"
+	"github.com/kplay-dev/kplay/pkg/store"
 	"github.com/kplay-dev/kplay/pkg/volume"
 )
 
@@ -97,13 +100,20 @@ func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptio
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Build(objs, plan.Options{
+	opts := plan.Options{
 		NodeName:        node.Name(),
 		HostIP:          node.HostIP(),
 		NodeCPUMillis:   node.CPUMillis(),
 		NodeMemoryBytes: node.MemoryBytes(),
 		ExistingClaims:  volume.Manager{DataRoot: g.DataRoot}.Claims(),
-	})
+	}
+	if err := storedObjects(g, &opts); errors.Is(err, fs.ErrPermission) {
+		// A dry run as a user: the store is root's.
+		fmt.Fprintf(stderr, "Warning: %v: objects applied by earlier ups are not used\n", err)
+	} else if err != nil {
+		return nil, err
+	}
+	p, err := plan.Build(objs, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +121,17 @@ func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptio
 		fmt.Fprintln(stderr, "Warning:", w)
 	}
 	return p, nil
+}
+
+// storedObjects gives the plan the ConfigMaps and Secrets earlier ups applied.
+func storedObjects(g *globalOptions, opts *plan.Options) error {
+	return store.New(g.DataRoot, g.Namespace).View(func(tx *store.Tx) (err error) {
+		if opts.StoredConfigMaps, _, err = store.List[corev1.ConfigMap](tx, ""); err != nil {
+			return err
+		}
+		opts.StoredSecrets, _, err = store.List[corev1.Secret](tx, "")
+		return err
+	})
 }
 
 // dryRunList is the plan as `kubectl get pods -o yaml` would show it.
@@ -142,6 +163,11 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) err
 			return err
 		}
 		if err := printResults(cmd.OutOrStdout(), results); err != nil {
+			return err
+		}
+		applied, err := rt.Apply(ctx, p)
+		printObjectResults(cmd.OutOrStdout(), applied)
+		if err != nil {
 			return err
 		}
 		if o.Wait {

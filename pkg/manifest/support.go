@@ -193,8 +193,8 @@ var (
 	envSourceRules = ruleSet{"Env `valueFrom`", reflect.TypeOf(corev1.EnvVarSource{}), []fieldRule{
 		{"fieldRef", supported, "metadata.name, metadata.namespace, metadata.uid, metadata.labels['k'], metadata.annotations['k'], spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP, status.podIPs", nil},
 		{"resourceFieldRef", supported, "limits.* and requests.* of cpu, memory and ephemeral-storage", nil},
-		{"configMapKeyRef", supported, "", nil},
-		{"secretKeyRef", supported, "", nil},
+		{"configMapKeyRef", supported, "from the files or an earlier `up` (kplay's store)", nil},
+		{"secretKeyRef", supported, "from the files or an earlier `up` (kplay's store)", nil},
 		{"fileKeyRef", rejected, "env from files in volumes is not supported", nil},
 	}}
 
@@ -203,7 +203,7 @@ var (
 		{"emptyDir", supported, "medium \"\" or Memory, sizeLimit; HugePages media are rejected", nil},
 		{"configMap", supported, "items, defaultMode, per-item mode, optional; always mounted read-only, as Kubernetes does", nil},
 		{"secret", supported, "items, defaultMode, per-item mode, optional; kept on a tmpfs of a few MiB; always mounted read-only", nil},
-		{"persistentVolumeClaim", supported, "a directory under kplay's data root; the claim must be in the files or exist already", nil},
+		{"persistentVolumeClaim", supported, "a directory under kplay's data root; the claim must be in the files, applied by an earlier `up`, or have data already", nil},
 		{"gcePersistentDisk", rejected, otherVolumes, nil},
 		{"awsElasticBlockStore", rejected, otherVolumes, nil},
 		{"gitRepo", rejected, otherVolumes, nil},

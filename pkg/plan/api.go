@@ -18,6 +18,11 @@ type Options struct {
 	// ExistingClaims are the PersistentVolumeClaims that already exist on the
 	// machine, as "namespace/name". A claim a pod uses must be here or in the files.
 	ExistingClaims map[string]bool
+	// StoredConfigMaps and StoredSecrets are the objects earlier `up`s applied (kplay's
+	// store). A pod may refer to them; an object of the same namespace and name in the
+	// files wins.
+	StoredConfigMaps []corev1.ConfigMap
+	StoredSecrets    []corev1.Secret
 }
 
 // Resolved is a container's final environment and command line, after $(VAR)

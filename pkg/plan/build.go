@@ -8,6 +8,8 @@ import (
 	"github.com/containerd/errdefs"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kplay-dev/kplay/pkg/manifest"
 )
@@ -17,6 +19,11 @@ const defaultNamespace = "default"
 // invalidf is bad input: the CLI exits 2 on it. The message is the whole error.
 func invalidf(format string, args ...any) error {
 	return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, args...))
+}
+
+// notFound is a ConfigMap or Secret a pod needs that neither the files nor the store hold.
+func notFound(kind, name string) error {
+	return invalidf("%s %q not found: declare it in the files or apply it first with kplay up -f FILE", kind, name)
 }
 
 // objectStore holds the ConfigMaps, Secrets and claims the files declare, by
@@ -82,6 +89,14 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 		},
 		warned: map[string]bool{},
 	}
+	for i := range opts.StoredConfigMaps {
+		cm := &opts.StoredConfigMaps[i]
+		b.objs.configMaps[namespaceOf(cm.Namespace)+"/"+cm.Name] = cm
+	}
+	for i := range opts.StoredSecrets {
+		s := &opts.StoredSecrets[i]
+		b.objs.secrets[namespaceOf(s.Namespace)+"/"+s.Name] = secretData(s)
+	}
 	p := &Plan{}
 	var seeds []podSeed
 	for _, o := range objs {
@@ -92,19 +107,14 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 				return nil, err
 			}
 			b.objs.configMaps[key] = obj
+			p.Objects = append(p.Objects, declared(o, obj))
 		case *corev1.Secret:
 			key := namespaceOf(obj.Namespace) + "/" + obj.Name
 			if err := b.objs.declare("secret", key, o); err != nil {
 				return nil, err
 			}
-			data := make(map[string][]byte, len(obj.Data)+len(obj.StringData))
-			for k, v := range obj.Data {
-				data[k] = v
-			}
-			for k, v := range obj.StringData {
-				data[k] = []byte(v)
-			}
-			b.objs.secrets[key] = data
+			b.objs.secrets[key] = secretData(obj)
+			p.Objects = append(p.Objects, declared(o, obj))
 		case *corev1.PersistentVolumeClaim:
 			key := namespaceOf(obj.Namespace) + "/" + obj.Name
 			if err := b.objs.declare("persistentvolumeclaim", key, o); err != nil {
@@ -112,6 +122,7 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 			}
 			b.objs.claims[key] = true
 			p.Claims = append(p.Claims, key)
+			p.Objects = append(p.Objects, declared(o, obj))
 		case *corev1.Pod:
 			if obj.Name == "" {
 				return nil, invalidf("%s: pod has no name", o.Where())
@@ -158,6 +169,37 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 	}
 	p.Warnings = b.warnings
 	return p, nil
+}
+
+// absSource is a declaring file's absolute path; "-" (stdin) stays.
+func absSource(src string) string {
+	if src != "-" {
+		if abs, err := filepath.Abs(src); err == nil {
+			return abs
+		}
+	}
+	return src
+}
+
+// declared is an object of the files for the store, a copy with its namespace set.
+func declared(o manifest.Object, obj runtime.Object) Object {
+	c := obj.DeepCopyObject()
+	if m, ok := c.(metav1.Object); ok && m.GetNamespace() == "" {
+		m.SetNamespace(defaultNamespace)
+	}
+	return Object{Object: c, Source: absSource(o.Source)}
+}
+
+// secretData is a Secret's data with stringData merged over it, as the API server stores it.
+func secretData(s *corev1.Secret) map[string][]byte {
+	data := make(map[string][]byte, len(s.Data)+len(s.StringData))
+	for k, v := range s.Data {
+		data[k] = v
+	}
+	for k, v := range s.StringData {
+		data[k] = []byte(v)
+	}
+	return data
 }
 
 func namespaceOf(ns string) string {
@@ -228,11 +270,7 @@ func (b *builder) pod(s podSeed) (PodPlan, error) {
 		Source:      s.obj.Source,
 		Hostname:    podHostname(&spec, s.name, b.opts.NodeName),
 	}
-	if pp.Source != "-" {
-		if abs, err := filepath.Abs(pp.Source); err == nil {
-			pp.Source = abs
-		}
-	}
+	pp.Source = absSource(pp.Source)
 	vols, err := b.volumes(&spec, s.namespace, s.obj.Dir)
 	if err != nil {
 		return pp, err

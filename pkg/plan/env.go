@@ -77,7 +77,7 @@ func (r *envResolver) envFrom(c *corev1.Container, from corev1.EnvFromSource) ([
 			if isTrue(from.ConfigMapRef.Optional) {
 				return nil, nil
 			}
-			return nil, invalidf("configmap %q not found", name)
+			return nil, notFound("configmap", name)
 		}
 		// The kubelet reads only data: binaryData never becomes environment.
 		data = cm.Data
@@ -88,7 +88,7 @@ func (r *envResolver) envFrom(c *corev1.Container, from corev1.EnvFromSource) ([
 			if isTrue(from.SecretRef.Optional) {
 				return nil, nil
 			}
-			return nil, invalidf("secret %q not found", name)
+			return nil, notFound("secret", name)
 		}
 		data = make(map[string]string, len(s))
 		for k, v := range s {
@@ -145,7 +145,7 @@ func (r *envResolver) env(c *corev1.Container, e corev1.EnvVar) (envStep, bool, 
 			if isTrue(ref.Optional) {
 				return s, false, nil
 			}
-			return s, false, invalidf("configmap %q not found", ref.Name)
+			return s, false, notFound("configmap", ref.Name)
 		}
 		v, ok := cm.Data[ref.Key]
 		if !ok {
@@ -165,7 +165,7 @@ func (r *envResolver) env(c *corev1.Container, e corev1.EnvVar) (envStep, bool, 
 			if isTrue(ref.Optional) {
 				return s, false, nil
 			}
-			return s, false, invalidf("secret %q not found", ref.Name)
+			return s, false, notFound("secret", ref.Name)
 		}
 		v, ok := data[ref.Key]
 		if !ok {

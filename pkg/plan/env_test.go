@@ -118,7 +118,7 @@ func TestEnv(t *testing.T) {
 		{
 			name:    "missing configMap",
 			env:     []corev1.EnvVar{{Name: "FOO", ValueFrom: cmKey("cm-sample", "key1", false)}},
-			wantErr: `pod "default/apache": container "httpd": env "FOO": configmap "cm-sample" not found`,
+			wantErr: `pod "default/apache": container "httpd": env "FOO": configmap "cm-sample" not found: declare it in the files or apply it first with kplay up -f FILE`,
 		},
 		{
 			name:    "missing configMap key",
@@ -137,7 +137,7 @@ func TestEnv(t *testing.T) {
 		{
 			name:    "missing secret",
 			env:     []corev1.EnvVar{{Name: "PW", ValueFrom: secretKey("db", "password", false)}},
-			wantErr: `pod "default/apache": container "httpd": env "PW": secret "db" not found`,
+			wantErr: `pod "default/apache": container "httpd": env "PW": secret "db" not found: declare it in the files or apply it first with kplay up -f FILE`,
 		},
 		{
 			name:    "missing secret key",
@@ -148,19 +148,19 @@ func TestEnv(t *testing.T) {
 		{
 			name:    "missing envFrom configMap",
 			from:    []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cm-sample"}, Optional: ptr(false)}}},
-			wantErr: `pod "default/apache": container "httpd": envFrom[0]: configmap "cm-sample" not found`,
+			wantErr: `pod "default/apache": container "httpd": envFrom[0]: configmap "cm-sample" not found: declare it in the files or apply it first with kplay up -f FILE`,
 		},
 		{
 			name:    "missing envFrom secret",
 			objs:    []runtime.Object{cmSample},
 			from:    []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cm-sample"}}}, {SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}}}},
-			wantErr: `pod "default/apache": container "httpd": envFrom[1]: secret "s" not found`,
+			wantErr: `pod "default/apache": container "httpd": envFrom[1]: secret "s" not found: declare it in the files or apply it first with kplay up -f FILE`,
 		},
 		{
 			name:    "configMap of another namespace is not visible",
 			objs:    []runtime.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm-sample", Namespace: "other"}, Data: map[string]string{"key1": "x"}}},
 			env:     []corev1.EnvVar{{Name: "FOO", ValueFrom: cmKey("cm-sample", "key1", false)}},
-			wantErr: `pod "default/apache": container "httpd": env "FOO": configmap "cm-sample" not found`,
+			wantErr: `pod "default/apache": container "httpd": env "FOO": configmap "cm-sample" not found: declare it in the files or apply it first with kplay up -f FILE`,
 		},
 		{
 			name:    "unsupported fieldRef",

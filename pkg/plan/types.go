@@ -5,6 +5,7 @@ package plan
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kplay-dev/kplay/pkg/hostport"
 )
@@ -14,9 +15,18 @@ type Plan struct {
 	Pods []PodPlan
 	// Claims are the PersistentVolumeClaims the files declare, as "namespace/name".
 	Claims []string
+	// Objects are the ConfigMaps, Secrets and PersistentVolumeClaims the files declare,
+	// in file order: `up` keeps them in kplay's store for later commands.
+	Objects []Object
 	// Warnings are things the user should know that do not stop the run
 	// (ignored kinds, ignored fields). One line each, no trailing newline.
 	Warnings []string
+}
+
+// Object is one object the files declare and the file that declares it.
+type Object struct {
+	Object runtime.Object // *corev1.ConfigMap, *corev1.Secret or *corev1.PersistentVolumeClaim, namespace set
+	Source string         // absolute path of the declaring file, "-" for stdin
 }
 
 // Owner is the object that declared a pod.

@@ -43,7 +43,7 @@ func (b *builder) volume(v *corev1.Volume, ns, dir string) (Volume, error) {
 		src := s.ConfigMap
 		cm := b.objs.configMap(ns, src.Name)
 		if cm == nil && !isTrue(src.Optional) {
-			return out, invalidf("configmap %q not found", src.Name)
+			return out, notFound("configmap", src.Name)
 		}
 		var data map[string][]byte
 		if cm != nil {
@@ -64,7 +64,7 @@ func (b *builder) volume(v *corev1.Volume, ns, dir string) (Volume, error) {
 		src := s.Secret
 		data := b.objs.secret(ns, src.SecretName)
 		if data == nil && !isTrue(src.Optional) {
-			return out, invalidf("secret %q not found", src.SecretName)
+			return out, notFound("secret", src.SecretName)
 		}
 		files, err := projectFiles("secret", src.SecretName, data, src.Items, src.DefaultMode, isTrue(src.Optional))
 		if err != nil {

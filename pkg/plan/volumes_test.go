@@ -68,7 +68,7 @@ func TestConfigMapAndSecretVolumes(t *testing.T) {
 		{
 			name:    "configMap: missing",
 			src:     corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}}},
-			wantErr: `pod "default/web": volume "v": configmap "nope" not found`,
+			wantErr: `pod "default/web": volume "v": configmap "nope" not found: declare it in the files or apply it first with kplay up -f FILE`,
 		},
 		{
 			name: "configMap: missing item key",
@@ -95,7 +95,7 @@ func TestConfigMapAndSecretVolumes(t *testing.T) {
 		{
 			name:    "secret: missing",
 			src:     corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "nope"}},
-			wantErr: `pod "default/web": volume "v": secret "nope" not found`,
+			wantErr: `pod "default/web": volume "v": secret "nope" not found: declare it in the files or apply it first with kplay up -f FILE`,
 		},
 		{
 			name: "secret: missing item key",

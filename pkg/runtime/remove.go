@@ -188,21 +188,37 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 // that remains uses it too, in any containerd namespace: namespaces may share the
 // roots, and so the claims.
 func (r *Runtime) removeClaims(ctx context.Context, removed []*podState) error {
+	var claims []string
+	for _, p := range removed {
+		claims = append(claims, strings.Split(p.label(labels.Claims), ",")...)
+	}
+	_, err := r.removeUnusedClaims(ctx, claims)
+	return err
+}
+
+// removeUnusedClaims deletes the data of the claims ("namespace/name") that no pod of
+// any containerd namespace uses, and returns those it deleted.
+func (r *Runtime) removeUnusedClaims(ctx context.Context, claims []string) ([]string, error) {
 	live, err := r.live(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	inUse := live.claims
 	var errs []error
-	for _, p := range removed {
-		for _, c := range strings.Split(p.label(labels.Claims), ",") {
-			ns, name, ok := strings.Cut(c, "/")
-			if ok && !inUse[c] {
-				errs = append(errs, r.vol.RemoveClaim(ns, name))
-			}
+	var removed []string
+	for _, c := range claims {
+		ns, name, ok := strings.Cut(c, "/")
+		if !ok || inUse[c] {
+			continue
+		}
+		inUse[c] = true // once
+		if err := r.vol.RemoveClaim(ns, name); err != nil {
+			errs = append(errs, err)
+		} else {
+			removed = append(removed, c)
 		}
 	}
-	return errors.Join(errs...)
+	return removed, errors.Join(errs...)
 }
 
 // removeContainer stops a container's task (stop signal, grace period, SIGKILL) and

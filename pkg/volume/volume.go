@@ -44,6 +44,22 @@ func (m Manager) ClaimPath(namespace, name string) string {
 	return filepath.Join(m.DataRoot, "claims", namespace, name)
 }
 
+// EnsureClaim creates a claim's directory if it is missing and returns its path. It is
+// world-writable like a provisioned local volume, so non-root containers can write.
+func (m Manager) EnsureClaim(namespace, name string) (string, error) {
+	if err := checkName(namespace); err != nil {
+		return "", err
+	}
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	path := m.ClaimPath(namespace, name)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return path, mkdirOpen(path)
+	}
+	return path, nil
+}
+
 // Prepared is a volume ready to be bound into containers.
 type Prepared struct {
 	Path string
@@ -115,12 +131,7 @@ func (m Manager) prepare(pod *plan.PodPlan, v plan.Volume) (string, error) {
 	case v.HostPath != nil:
 		return v.HostPath.Path, hostPath(v.HostPath.Path, v.HostPath.Type)
 	case v.Claim != nil:
-		path := m.ClaimPath(v.Claim.Namespace, v.Claim.ClaimName)
-		// World-writable like a provisioned local volume, so non-root containers can write.
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return path, mkdirOpen(path)
-		}
-		return path, nil
+		return m.EnsureClaim(v.Claim.Namespace, v.Claim.ClaimName)
 	}
 	return "", fmt.Errorf("no volume source: %w", errdefs.ErrInvalidArgument)
 }
