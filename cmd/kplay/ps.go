@@ -36,9 +36,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				if output == "json" || output == "yaml" {
-					list := &corev1.PodList{Items: pods}
-					list.APIVersion, list.Kind = "v1", "List"
-					return printObject(cmd.OutOrStdout(), output, list)
+					return printObject(cmd.OutOrStdout(), output, podList(pods))
 				}
 				return printPods(cmd.OutOrStdout(), pods, output == "wide", time.Now())
 			})
@@ -46,6 +44,13 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, json or yaml")
 	return cmd
+}
+
+// podList is the pods as `kubectl get pods -o json` prints them: no pods is "items": [].
+func podList(pods []corev1.Pod) *corev1.PodList {
+	list := &corev1.PodList{Items: append([]corev1.Pod{}, pods...)}
+	list.APIVersion, list.Kind = "v1", "List"
+	return list
 }
 
 func printPods(out io.Writer, pods []corev1.Pod, wide bool, now time.Time) error {

@@ -115,7 +115,7 @@ func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptio
 
 // dryRunList is the plan as `kubectl get pods -o yaml` would show it.
 func dryRunList(p *plan.Plan) *corev1.List {
-	list := &corev1.List{}
+	list := &corev1.List{Items: []k8sruntime.RawExtension{}} // no pods is "items": []
 	list.APIVersion, list.Kind = "v1", "List"
 	for i := range p.Pods {
 		list.Items = append(list.Items, k8sruntime.RawExtension{Object: p.Pods[i].Pod()})
