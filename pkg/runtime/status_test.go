@@ -2,9 +2,13 @@ package runtime
 
 import (
 	"testing"
+	"time"
 
 	"github.com/containerd/containerd/api/types/task"
+	"google.golang.org/protobuf/types/known/timestamppb"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/labels"
 )
 
 func TestPhaseFollowsTheKubelet(t *testing.T) {
@@ -48,13 +52,72 @@ func TestStatusBetweenTwoRunsOfTheRestartMonitor(t *testing.T) {
 	} {
 		c := &ctrState{Task: tk}
 		c.Labels = watched
-		cs := c.status()
+		cs := c.status(nil, false)
 		if cs.State.Waiting == nil || cs.State.Waiting.Reason != "CrashLoopBackOff" {
 			t.Errorf("%s: state %+v, want waiting CrashLoopBackOff", name, cs.State)
 		}
 	}
 	fresh := &ctrState{}
-	if cs := fresh.status(); cs.State.Waiting == nil || cs.State.Waiting.Reason != "ContainerCreating" {
+	if cs := fresh.status(nil, false); cs.State.Waiting == nil || cs.State.Waiting.Reason != "ContainerCreating" {
 		t.Errorf("a container kplay is creating: state %+v, want waiting ContainerCreating", cs.State)
+	}
+}
+
+func TestStartedAtIsTheCurrentRunsStart(t *testing.T) {
+	created := time.Date(2025, 1, 2, 3, 0, 0, 0, time.UTC)
+	first, second := created.Add(time.Second), created.Add(time.Minute)
+	exitedAt := second.Add(5 * time.Second)
+	watched := map[string]string{"containerd.io/restart.status": "running"}
+	for _, tt := range []struct {
+		name        string
+		task        *task.Process
+		labels      map[string]string
+		starts      []time.Time
+		wantStarted time.Time // of the current state, or of lastState when waiting
+		wantEnded   time.Time
+	}{
+		{"running after a restart", &task.Process{Status: task.Status_RUNNING}, nil, []time.Time{first, second}, second, time.Time{}},
+		{"exited for good", &task.Process{Status: task.Status_STOPPED, ExitStatus: 1, ExitedAt: timestamppb.New(exitedAt)}, nil, []time.Time{first, second}, second, exitedAt},
+		{"exited, to be restarted", &task.Process{Status: task.Status_STOPPED, ExitStatus: 1, ExitedAt: timestamppb.New(exitedAt)}, watched, []time.Time{first, second}, second, exitedAt},
+		{"started by an older kplay", &task.Process{Status: task.Status_RUNNING}, nil, []time.Time{{}}, created, time.Time{}},
+		{"finished init container", nil, map[string]string{labels.ExitCode: "0", labels.FinishedAt: exitedAt.Format(time.RFC3339Nano)}, []time.Time{first}, first, exitedAt},
+	} {
+		c := &ctrState{Task: tt.task}
+		c.CreatedAt, c.Labels = created, tt.labels
+		cs := c.status(tt.starts, false)
+		var started, ended time.Time
+		switch st := cs.State; {
+		case st.Running != nil:
+			started = st.Running.StartedAt.Time
+		case st.Terminated != nil:
+			started, ended = st.Terminated.StartedAt.Time, st.Terminated.FinishedAt.Time
+		case cs.LastTerminationState.Terminated != nil:
+			started, ended = cs.LastTerminationState.Terminated.StartedAt.Time, cs.LastTerminationState.Terminated.FinishedAt.Time
+		}
+		if !started.Equal(tt.wantStarted) || !ended.Equal(tt.wantEnded) {
+			t.Errorf("%s: started %s, finished %s; want %s, %s", tt.name, started, ended, tt.wantStarted, tt.wantEnded)
+		}
+	}
+}
+
+func TestKilledForMemoryIsOOMKilled(t *testing.T) {
+	killed := &task.Process{Status: task.Status_STOPPED, ExitStatus: 137}
+	c := &ctrState{Task: killed}
+	if cs := c.status(nil, true); cs.State.Terminated == nil || cs.State.Terminated.Reason != "OOMKilled" || cs.State.Terminated.ExitCode != 137 {
+		t.Errorf("exited task with an OOM kill: state %+v, want terminated OOMKilled, exit code 137", cs.State)
+	}
+	if cs := c.status(nil, false); cs.State.Terminated == nil || cs.State.Terminated.Reason != "Error" {
+		t.Errorf("exited task with code 137, no OOM kill: state %+v, want terminated Error", cs.State)
+	}
+	c.Labels = map[string]string{"containerd.io/restart.status": "running"}
+	cs := c.status(nil, true)
+	if cs.State.Waiting == nil || cs.State.Waiting.Reason != "CrashLoopBackOff" ||
+		cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.Reason != "OOMKilled" {
+		t.Errorf("OOM-killed task to be restarted: state %+v, last state %+v; want CrashLoopBackOff after OOMKilled", cs.State, cs.LastTerminationState)
+	}
+	init := &ctrState{}
+	init.Labels = map[string]string{labels.ExitCode: "137", labels.ExitReason: "OOMKilled"}
+	if cs := init.status(nil, false); cs.State.Terminated == nil || cs.State.Terminated.Reason != "OOMKilled" {
+		t.Errorf("init container kplay saw killed for memory: state %+v, want terminated OOMKilled", cs.State)
 	}
 }
