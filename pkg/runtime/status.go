@@ -114,6 +114,60 @@ func (r *Runtime) pod(ctx context.Context, p *podState) corev1.Pod {
 	return pod
 }
 
+// StatusColumn is the STATUS column of `kubectl get pods` for the pod, computed as
+// kubectl's printPod does: the first init container not done, else the last app
+// container's waiting or terminated reason, else the phase.
+func StatusColumn(pod *corev1.Pod) string {
+	reason := string(pod.Status.Phase)
+	if pod.Status.Reason != "" {
+		reason = pod.Status.Reason
+	}
+	for i, cs := range pod.Status.InitContainerStatuses {
+		switch t, w := cs.State.Terminated, cs.State.Waiting; {
+		case t != nil && t.ExitCode == 0:
+			continue
+		case t != nil:
+			return "Init:" + terminatedWord(t)
+		case w != nil && w.Reason != "" && w.Reason != "PodInitializing":
+			return "Init:" + w.Reason
+		default:
+			return fmt.Sprintf("Init:%d/%d", i, len(pod.Spec.InitContainers))
+		}
+	}
+	running := false
+	for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
+		cs := pod.Status.ContainerStatuses[i]
+		switch {
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
+			reason = cs.State.Waiting.Reason
+		case cs.State.Terminated != nil:
+			reason = terminatedWord(cs.State.Terminated)
+		case cs.Ready && cs.State.Running != nil:
+			running = true
+		}
+	}
+	if reason == "Completed" && running {
+		reason = "NotReady"
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				reason = "Running"
+			}
+		}
+	}
+	return reason
+}
+
+// terminatedWord is a terminated container's reason, or kubectl's words for an exit without one.
+func terminatedWord(t *corev1.ContainerStateTerminated) string {
+	switch {
+	case t.Reason != "":
+		return t.Reason
+	case t.Signal != 0:
+		return fmt.Sprintf("Signal:%d", t.Signal)
+	}
+	return fmt.Sprintf("ExitCode:%d", t.ExitCode)
+}
+
 // phase follows the API server's rules for a pod's phase.
 func (p *podState) phase(statuses []corev1.ContainerStatus, policy corev1.RestartPolicy) corev1.PodPhase {
 	if !p.Infra.running() {
