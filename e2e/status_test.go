@@ -50,6 +50,32 @@ func TestStatusOOMKilled(t *testing.T) {
 	}
 }
 
+func TestStatusInitContainerOOMKilled(t *testing.T) {
+	e := newEnv(t)
+	r := e.Kplay("up", "-q", "-f", e.Manifest(`apiVersion: v1
+kind: Pod
+metadata:
+  name: init-hog
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - name: hog
+    image: busybox
+    command: ["sh", "-c", "head -c 100m /dev/zero | tail"]
+    resources:
+      limits:
+        memory: 20Mi
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "`+idle+`"]
+`))
+	if r.Code != 1 {
+		t.Fatalf("up with an init container killed for memory: want exit 1, got %s", r)
+	}
+	contains(t, "up's error", r.Stderr, `init container "hog" exited with code 137 (OOMKilled)`)
+}
+
 func TestStatusStartedAtIsTheCurrentRun(t *testing.T) {
 	e := newEnv(t)
 	e.Up(e.Manifest(`apiVersion: v1
