@@ -43,7 +43,7 @@ user, environment and working directory. kplay exits with the command's exit cod
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&container, "container", "c", "", "container name (optional with one container)")
+	f.StringVarP(&container, "container", "c", "", "container name, also of a running init container (optional when the pod has one app container)")
 	f.StringVarP(&namespace, "namespace", "n", "default", "the pod's namespace")
 	f.BoolVarP(&stdin, "stdin", "i", false, "pass standard input to the command")
 	f.BoolVarP(&tty, "tty", "t", false, "give the command a terminal")

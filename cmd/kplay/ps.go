@@ -36,9 +36,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				if output == "json" || output == "yaml" {
-					list := &corev1.PodList{Items: pods}
-					list.APIVersion, list.Kind = "v1", "List"
-					return printObject(cmd.OutOrStdout(), output, list)
+					return printObject(cmd.OutOrStdout(), output, podList(pods))
 				}
 				return printPods(cmd.OutOrStdout(), pods, output == "wide", time.Now())
 			})
@@ -46,6 +44,13 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, json or yaml")
 	return cmd
+}
+
+// podList is the pods as `kubectl get pods -o json` prints them: no pods is "items": [].
+func podList(pods []corev1.Pod) *corev1.PodList {
+	list := &corev1.PodList{Items: append([]corev1.Pod{}, pods...)}
+	list.APIVersion, list.Kind = "v1", "List"
+	return list
 }
 
 func printPods(out io.Writer, pods []corev1.Pod, wide bool, now time.Time) error {
@@ -68,44 +73,13 @@ func printPods(out io.Writer, pods []corev1.Pod, wide bool, now time.Time) error
 			ip = "<none>"
 		}
 		line := fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\t%s", p.Namespace, p.Name, ready, len(p.Spec.Containers),
-			podStatus(&p), restarts, duration.HumanDuration(now.Sub(p.CreationTimestamp.Time)), ip, portsColumn(runtime.PublishedPorts(p)))
+			runtime.StatusColumn(&p), restarts, duration.HumanDuration(now.Sub(p.CreationTimestamp.Time)), ip, portsColumn(runtime.PublishedPorts(p)))
 		if wide {
 			line += fmt.Sprintf("\t%s\t%s", p.Annotations[labels.Owner], p.Annotations[labels.Source])
 		}
 		fmt.Fprintln(w, line)
 	}
 	return w.Flush()
-}
-
-// podStatus is the STATUS column in kubectl's words.
-func podStatus(p *corev1.Pod) string {
-	reason := string(p.Status.Phase)
-	for i, cs := range p.Status.InitContainerStatuses {
-		switch {
-		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0:
-			return "Init:Error"
-		case cs.State.Waiting != nil:
-			return "Init:" + cs.State.Waiting.Reason
-		case cs.State.Terminated == nil:
-			return fmt.Sprintf("Init:%d/%d", i, len(p.Spec.InitContainers))
-		}
-	}
-	running := false
-	for i := len(p.Status.ContainerStatuses) - 1; i >= 0; i-- {
-		cs := p.Status.ContainerStatuses[i]
-		switch {
-		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
-			reason = cs.State.Waiting.Reason
-		case cs.State.Terminated != nil && cs.State.Terminated.Reason != "":
-			reason = cs.State.Terminated.Reason
-		case cs.State.Running != nil && cs.Ready:
-			running = true
-		}
-	}
-	if reason == "Completed" && running {
-		reason = "Running"
-	}
-	return reason
 }
 
 // portsColumn shows published ports like docker ps: 127.0.0.1:8080->80/tcp.

@@ -136,7 +136,7 @@ func storedObjects(g *globalOptions, opts *plan.Options) error {
 
 // dryRunList is the plan as `kubectl get pods -o yaml` would show it.
 func dryRunList(p *plan.Plan) *corev1.List {
-	list := &corev1.List{}
+	list := &corev1.List{Items: []k8sruntime.RawExtension{}} // no pods is "items": []
 	list.APIVersion, list.Kind = "v1", "List"
 	for i := range p.Pods {
 		list.Items = append(list.Items, k8sruntime.RawExtension{Object: p.Pods[i].Pod()})

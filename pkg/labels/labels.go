@@ -36,6 +36,10 @@ const (
 	HostNetwork = prefix + "host-network"
 	// ExitCode is the exit code of a finished init container, kept after its task is deleted.
 	ExitCode = prefix + "exit-code"
+	// ExitReason is the kubelet's reason for that exit when it is not its exit code's
+	// (OOMKilled), and FinishedAt the RFC 3339 time of the exit.
+	ExitReason = prefix + "exit-reason"
+	FinishedAt = prefix + "finished-at"
 	// VolumeDataHash is the plan's hash over configMap and secret volume contents,
 	// which are updated in place rather than recreating the pod.
 	VolumeDataHash = prefix + "volume-data-hash"

@@ -520,10 +520,18 @@ func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Contain
 		return ctx.Err()
 	}
 	code := st.ExitCode()
+	exit := map[string]string{
+		labels.ExitCode:   strconv.Itoa(int(code)),
+		labels.FinishedAt: st.ExitTime().UTC().Format(time.RFC3339Nano),
+	}
+	// Deleting the task removes its cgroup and the OOM-kill counter in it (see oom.go).
+	if m, err := t.Metrics(ctx); err == nil && oomKills(m) {
+		exit[labels.ExitReason] = reasonOOMKilled
+	}
 	if _, err := t.Delete(ctx); err != nil {
 		return fmt.Errorf("init container %q: deleting task: %w", c.Name, err)
 	}
-	if _, err := ctr.SetLabels(ctx, map[string]string{labels.ExitCode: strconv.Itoa(int(code))}); err != nil {
+	if _, err := ctr.SetLabels(ctx, exit); err != nil {
 		return err
 	}
 	if code != 0 {
@@ -534,7 +542,7 @@ func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Contain
 		if msg != "" {
 			msg = ", last log lines:\n" + msg
 		}
-		return fmt.Errorf("init container %q exited with code %d%s", c.Name, code, msg)
+		return fmt.Errorf("init container %q %s%s", c.Name, exited(int32(code), exit[labels.ExitReason]), msg)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -19,8 +20,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/labels"
 )
 
-// find returns a pod's container. With no container name, a pod with one app container
-// gives that one, as kubectl does.
+// find returns a pod's container, app or init (see podState.container).
 func (r *Runtime) find(ctx context.Context, namespace, pod, container string) (*podState, *ctrState, error) {
 	pods, err := r.pods(ctx)
 	if err != nil {
@@ -30,25 +30,65 @@ func (r *Runtime) find(ctx context.Context, namespace, pod, container string) (*
 	if p == nil {
 		return nil, nil, fmt.Errorf("%w: pod %q not found in namespace %q", errdefs.ErrNotFound, pod, namespace)
 	}
-	var names []string
+	c, err := p.container(container)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, c, nil
+}
+
+// container picks the named container, or the only app container when name is empty,
+// and says why not when it cannot: an init container still runs, the container was not
+// created yet, the name is not the pod's.
+func (p *podState) container(container string) (*ctrState, error) {
 	var apps []*ctrState
+	var inits []string
+	var initRunning string // the init container the pod waits for
 	for _, c := range p.Containers {
 		name := c.label(labels.Container)
 		if name == container {
-			return p, c, nil
+			return c, nil
 		}
-		if c.label(labels.Role) == labels.RoleApp {
-			names = append(names, name)
+		if c.label(labels.Role) == labels.RoleInit {
+			inits = append(inits, name)
+			if c.running() {
+				initRunning = name
+			}
+		} else {
 			apps = append(apps, c)
 		}
 	}
-	if container != "" {
-		return nil, nil, fmt.Errorf("%w: container %q not found in pod %s (containers: %s)", errdefs.ErrNotFound, container, p.key(), strings.Join(names, ", "))
+	// App containers are created after the init containers: the infra container names them all.
+	var names []string
+	if l := p.label(labels.Containers); l != "" {
+		names = strings.Split(l, ",")
 	}
-	if len(apps) == 1 {
-		return p, apps[0], nil
+	for _, c := range apps {
+		if !slices.Contains(names, c.label(labels.Container)) {
+			names = append(names, c.label(labels.Container))
+		}
 	}
-	return nil, nil, fmt.Errorf("%w: pod %s has several containers (%s): choose one with -c", errdefs.ErrInvalidArgument, p.key(), strings.Join(names, ", "))
+	waitingFor := ""
+	if initRunning != "" {
+		waitingFor = fmt.Sprintf(": init container %q is still running", initRunning)
+	}
+	switch {
+	case container != "" && slices.Contains(names, container):
+		return nil, fmt.Errorf("%w: container %q of pod %s has not started yet%s", errdefs.ErrFailedPrecondition, container, p.key(), waitingFor)
+	case container != "":
+		valid := strings.Join(names, ", ")
+		if len(inits) > 0 {
+			valid += fmt.Sprintf(" (init containers: %s)", strings.Join(inits, ", "))
+		}
+		return nil, fmt.Errorf("%w: container %q is not valid for pod %s: choose one of %s", errdefs.ErrNotFound, container, p.key(), valid)
+	case len(apps) == 1 && len(names) == 1:
+		return apps[0], nil
+	case len(apps) == 0 && initRunning != "":
+		return nil, fmt.Errorf("%w: pod %s is still running init container %q (app containers start when the init containers are done): to use it, pass -c %s", errdefs.ErrFailedPrecondition, p.key(), initRunning, initRunning)
+	case len(names) == 1:
+		return nil, fmt.Errorf("%w: container %q of pod %s has not started yet", errdefs.ErrFailedPrecondition, names[0], p.key())
+	}
+	return nil, fmt.Errorf("%w: pod %s has several containers (%s): choose one with -c", errdefs.ErrInvalidArgument, p.key(), strings.Join(names, ", "))
 }
 
 // ExecOptions name the container and the command to run in it.

@@ -291,7 +291,7 @@ func TestRefusedContainerShowsCreateContainerConfigError(t *testing.T) {
 	}
 	side := &ctrState{Task: &task.Process{Status: task.Status_RUNNING}}
 	side.Labels = map[string]string{labels.Role: labels.RoleApp, labels.Container: "side"}
-	pod := r.pod(&podState{Namespace: "default", Name: "web", Infra: infra, Containers: []*ctrState{side}})
+	pod := r.pod(context.Background(), &podState{Namespace: "default", Name: "web", Infra: infra, Containers: []*ctrState{side}})
 	if pod.Status.Phase != corev1.PodPending {
 		t.Errorf("phase %s, want Pending", pod.Status.Phase)
 	}

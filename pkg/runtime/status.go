@@ -3,8 +3,10 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/core/runtime/restart"
@@ -26,12 +28,12 @@ func (r *Runtime) List(ctx context.Context) ([]corev1.Pod, error) {
 	}
 	var out []corev1.Pod
 	for _, p := range sortedPods(pods) {
-		out = append(out, r.pod(p))
+		out = append(out, r.pod(ctx, p))
 	}
 	return out, nil
 }
 
-func (r *Runtime) pod(p *podState) corev1.Pod {
+func (r *Runtime) pod(ctx context.Context, p *podState) corev1.Pod {
 	var pod corev1.Pod
 	pod.APIVersion, pod.Kind = "v1", "Pod"
 	pod.Name, pod.Namespace = p.Name, p.Namespace
@@ -55,9 +57,11 @@ func (r *Runtime) pod(p *podState) corev1.Pod {
 	if p.Infra != nil {
 		pod.Status.StartTime = &pod.CreationTimestamp
 	}
+	oom := r.oomKilled(ctx, p)
 	for _, c := range p.Containers {
-		cs := c.status()
-		cs.RestartCount = hook.Restarts(r.startsPath(p.label(labels.PodUID), cs.Name))
+		starts := hook.Starts(r.startsPath(p.label(labels.PodUID), c.label(labels.Container)))
+		cs := c.status(starts, oom[c.ID])
+		cs.RestartCount = hook.Restarts(starts)
 		spec := corev1.Container{Name: cs.Name, Image: cs.Image}
 		if c.label(labels.Role) == labels.RoleInit {
 			pod.Spec.InitContainers = append(pod.Spec.InitContainers, spec)
@@ -110,6 +114,60 @@ func (r *Runtime) pod(p *podState) corev1.Pod {
 	return pod
 }
 
+// StatusColumn is the STATUS column of `kubectl get pods` for the pod, computed as
+// kubectl's printPod does: the first init container not done, else the last app
+// container's waiting or terminated reason, else the phase.
+func StatusColumn(pod *corev1.Pod) string {
+	reason := string(pod.Status.Phase)
+	if pod.Status.Reason != "" {
+		reason = pod.Status.Reason
+	}
+	for i, cs := range pod.Status.InitContainerStatuses {
+		switch t, w := cs.State.Terminated, cs.State.Waiting; {
+		case t != nil && t.ExitCode == 0:
+			continue
+		case t != nil:
+			return "Init:" + terminatedWord(t)
+		case w != nil && w.Reason != "" && w.Reason != "PodInitializing":
+			return "Init:" + w.Reason
+		default:
+			return fmt.Sprintf("Init:%d/%d", i, len(pod.Spec.InitContainers))
+		}
+	}
+	running := false
+	for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
+		cs := pod.Status.ContainerStatuses[i]
+		switch {
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
+			reason = cs.State.Waiting.Reason
+		case cs.State.Terminated != nil:
+			reason = terminatedWord(cs.State.Terminated)
+		case cs.Ready && cs.State.Running != nil:
+			running = true
+		}
+	}
+	if reason == "Completed" && running {
+		reason = "NotReady"
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				reason = "Running"
+			}
+		}
+	}
+	return reason
+}
+
+// terminatedWord is a terminated container's reason, or kubectl's words for an exit without one.
+func terminatedWord(t *corev1.ContainerStateTerminated) string {
+	switch {
+	case t.Reason != "":
+		return t.Reason
+	case t.Signal != 0:
+		return fmt.Sprintf("Signal:%d", t.Signal)
+	}
+	return fmt.Sprintf("ExitCode:%d", t.ExitCode)
+}
+
 // phase follows the API server's rules for a pod's phase.
 func (p *podState) phase(statuses []corev1.ContainerStatus, policy corev1.RestartPolicy) corev1.PodPhase {
 	if !p.Infra.running() {
@@ -158,23 +216,38 @@ func (p *podState) phase(statuses []corev1.ContainerStatus, policy corev1.Restar
 	return corev1.PodRunning
 }
 
-func (c *ctrState) status() corev1.ContainerStatus {
+// status is the container's state in the kubelet's words. starts are its starts as the
+// hook recorded them; oomKilled says the kernel killed its exited task for memory.
+func (c *ctrState) status(starts []time.Time, oomKilled bool) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{
 		Name:        c.label(labels.Container),
 		Image:       c.Image,
 		ContainerID: "containerd://" + c.ID,
 	}
+	// The current run, or the last one when none runs; the creation time for a
+	// container whose starts have no time (made by an older kplay).
 	started := metav1.NewTime(c.CreatedAt)
+	if n := len(starts); n > 0 && !starts[n-1].IsZero() {
+		started = metav1.NewTime(starts[n-1])
+	}
 	switch {
 	case c.Task == nil && c.label(labels.ExitCode) != "":
 		code, _ := strconv32(c.label(labels.ExitCode))
-		cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code)}
+		reason := c.label(labels.ExitReason)
+		if reason == "" {
+			reason = exitReason(code, false)
+		}
+		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason, StartedAt: started}
+		if at, err := time.Parse(time.RFC3339Nano, c.label(labels.FinishedAt)); err == nil {
+			t.FinishedAt = metav1.NewTime(at)
+		}
+		cs.State.Terminated = t
 	case c.Task != nil && (c.Task.Status == task.Status_RUNNING || c.Task.Status == task.Status_PAUSED):
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: started}
 		cs.Ready, cs.Started = c.label(labels.Ready) != "false", ptr(true)
 	case c.Task != nil && c.Task.Status == task.Status_STOPPED:
 		code := int32(c.Task.ExitStatus)
-		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code), StartedAt: started}
+		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code, oomKilled), StartedAt: started}
 		if c.Task.ExitedAt != nil {
 			t.FinishedAt = metav1.NewTime(c.Task.ExitedAt.AsTime())
 		}
@@ -202,11 +275,24 @@ func restarting(l map[string]string, code int32) bool {
 	return l[restart.StatusLabel] == "running" && !(l[restart.PolicyLabel] == "on-failure" && code == 0)
 }
 
-func exitReason(code int32) string {
+// exitReason is the kubelet's reason for an exit. As containerd's CRI, a kill for
+// memory during the run makes it OOMKilled whatever the exit code.
+func exitReason(code int32, oomKilled bool) string {
+	if oomKilled {
+		return reasonOOMKilled
+	}
 	if code == 0 {
 		return "Completed"
 	}
 	return "Error"
+}
+
+// exited says how a container ended, for an error: "exited with code 137 (OOMKilled)".
+func exited(code int32, reason string) string {
+	if reason == reasonOOMKilled {
+		return fmt.Sprintf("exited with code %d (%s)", code, reason)
+	}
+	return fmt.Sprintf("exited with code %d", code)
 }
 
 func strconv32(s string) (int32, error) {

@@ -2,9 +2,13 @@ package runtime
 
 import (
 	"testing"
+	"time"
 
 	"github.com/containerd/containerd/api/types/task"
+	"google.golang.org/protobuf/types/known/timestamppb"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kplay-dev/kplay/pkg/labels"
 )
 
 func TestPhaseFollowsTheKubelet(t *testing.T) {
@@ -48,13 +52,123 @@ func TestStatusBetweenTwoRunsOfTheRestartMonitor(t *testing.T) {
 	} {
 		c := &ctrState{Task: tk}
 		c.Labels = watched
-		cs := c.status()
+		cs := c.status(nil, false)
 		if cs.State.Waiting == nil || cs.State.Waiting.Reason != "CrashLoopBackOff" {
 			t.Errorf("%s: state %+v, want waiting CrashLoopBackOff", name, cs.State)
 		}
 	}
 	fresh := &ctrState{}
-	if cs := fresh.status(); cs.State.Waiting == nil || cs.State.Waiting.Reason != "ContainerCreating" {
+	if cs := fresh.status(nil, false); cs.State.Waiting == nil || cs.State.Waiting.Reason != "ContainerCreating" {
 		t.Errorf("a container kplay is creating: state %+v, want waiting ContainerCreating", cs.State)
+	}
+}
+
+func TestStartedAtIsTheCurrentRunsStart(t *testing.T) {
+	created := time.Date(2025, 1, 2, 3, 0, 0, 0, time.UTC)
+	first, second := created.Add(time.Second), created.Add(time.Minute)
+	exitedAt := second.Add(5 * time.Second)
+	watched := map[string]string{"containerd.io/restart.status": "running"}
+	for _, tt := range []struct {
+		name        string
+		task        *task.Process
+		labels      map[string]string
+		starts      []time.Time
+		wantStarted time.Time // of the current state, or of lastState when waiting
+		wantEnded   time.Time
+	}{
+		{"running after a restart", &task.Process{Status: task.Status_RUNNING}, nil, []time.Time{first, second}, second, time.Time{}},
+		{"exited for good", &task.Process{Status: task.Status_STOPPED, ExitStatus: 1, ExitedAt: timestamppb.New(exitedAt)}, nil, []time.Time{first, second}, second, exitedAt},
+		{"exited, to be restarted", &task.Process{Status: task.Status_STOPPED, ExitStatus: 1, ExitedAt: timestamppb.New(exitedAt)}, watched, []time.Time{first, second}, second, exitedAt},
+		{"started by an older kplay", &task.Process{Status: task.Status_RUNNING}, nil, []time.Time{{}}, created, time.Time{}},
+		{"finished init container", nil, map[string]string{labels.ExitCode: "0", labels.FinishedAt: exitedAt.Format(time.RFC3339Nano)}, []time.Time{first}, first, exitedAt},
+	} {
+		c := &ctrState{Task: tt.task}
+		c.CreatedAt, c.Labels = created, tt.labels
+		cs := c.status(tt.starts, false)
+		var started, ended time.Time
+		switch st := cs.State; {
+		case st.Running != nil:
+			started = st.Running.StartedAt.Time
+		case st.Terminated != nil:
+			started, ended = st.Terminated.StartedAt.Time, st.Terminated.FinishedAt.Time
+		case cs.LastTerminationState.Terminated != nil:
+			started, ended = cs.LastTerminationState.Terminated.StartedAt.Time, cs.LastTerminationState.Terminated.FinishedAt.Time
+		}
+		if !started.Equal(tt.wantStarted) || !ended.Equal(tt.wantEnded) {
+			t.Errorf("%s: started %s, finished %s; want %s, %s", tt.name, started, ended, tt.wantStarted, tt.wantEnded)
+		}
+	}
+}
+
+func TestKilledForMemoryIsOOMKilled(t *testing.T) {
+	killed := &task.Process{Status: task.Status_STOPPED, ExitStatus: 137}
+	c := &ctrState{Task: killed}
+	if cs := c.status(nil, true); cs.State.Terminated == nil || cs.State.Terminated.Reason != "OOMKilled" || cs.State.Terminated.ExitCode != 137 {
+		t.Errorf("exited task with an OOM kill: state %+v, want terminated OOMKilled, exit code 137", cs.State)
+	}
+	if cs := c.status(nil, false); cs.State.Terminated == nil || cs.State.Terminated.Reason != "Error" {
+		t.Errorf("exited task with code 137, no OOM kill: state %+v, want terminated Error", cs.State)
+	}
+	c.Labels = map[string]string{"containerd.io/restart.status": "running"}
+	cs := c.status(nil, true)
+	if cs.State.Waiting == nil || cs.State.Waiting.Reason != "CrashLoopBackOff" ||
+		cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.Reason != "OOMKilled" {
+		t.Errorf("OOM-killed task to be restarted: state %+v, last state %+v; want CrashLoopBackOff after OOMKilled", cs.State, cs.LastTerminationState)
+	}
+	init := &ctrState{}
+	init.Labels = map[string]string{labels.ExitCode: "137", labels.ExitReason: "OOMKilled"}
+	if cs := init.status(nil, false); cs.State.Terminated == nil || cs.State.Terminated.Reason != "OOMKilled" {
+		t.Errorf("init container kplay saw killed for memory: state %+v, want terminated OOMKilled", cs.State)
+	}
+}
+
+func TestStatusColumnFollowsKubectl(t *testing.T) {
+	running := corev1.ContainerStatus{Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+	notReady := corev1.ContainerStatus{State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+	waiting := func(reason string) corev1.ContainerStatus {
+		return corev1.ContainerStatus{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason}}}
+	}
+	ended := func(code int32, reason string) corev1.ContainerStatus {
+		return corev1.ContainerStatus{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason}}}
+	}
+	backOffAfter := func(reason string) corev1.ContainerStatus {
+		cs := waiting("CrashLoopBackOff")
+		cs.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: reason}
+		return cs
+	}
+	ready := []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	for _, tt := range []struct {
+		name       string
+		phase      corev1.PodPhase
+		init, apps []corev1.ContainerStatus
+		conditions []corev1.PodCondition
+		want       string
+	}{
+		{"running", corev1.PodRunning, nil, []corev1.ContainerStatus{running}, ready, "Running"},
+		{"running, not ready", corev1.PodRunning, nil, []corev1.ContainerStatus{notReady}, nil, "Running"},
+		{"being created", corev1.PodPending, nil, []corev1.ContainerStatus{waiting("ContainerCreating")}, nil, "ContainerCreating"},
+		{"killed for memory", corev1.PodFailed, nil, []corev1.ContainerStatus{ended(137, "OOMKilled")}, nil, "OOMKilled"},
+		{"failed", corev1.PodFailed, nil, []corev1.ContainerStatus{ended(1, "Error")}, nil, "Error"},
+		{"crash looping after OOM", corev1.PodRunning, nil, []corev1.ContainerStatus{backOffAfter("OOMKilled")}, nil, "CrashLoopBackOff"},
+		{"completed", corev1.PodSucceeded, nil, []corev1.ContainerStatus{ended(0, "Completed")}, nil, "Completed"},
+		{"one completed, one running, pod ready", corev1.PodRunning, nil, []corev1.ContainerStatus{ended(0, "Completed"), running}, ready, "Running"},
+		{"one completed, one running, pod not ready", corev1.PodRunning, nil, []corev1.ContainerStatus{ended(0, "Completed"), running}, nil, "NotReady"},
+		{"the first container's reason wins", corev1.PodRunning, nil, []corev1.ContainerStatus{ended(1, "Error"), waiting("CreateContainerConfigError")}, nil, "Error"},
+		{"exit without reason", corev1.PodFailed, nil, []corev1.ContainerStatus{ended(3, "")}, nil, "ExitCode:3"},
+		{"first init running", corev1.PodPending, []corev1.ContainerStatus{running, waiting("PodInitializing")}, []corev1.ContainerStatus{waiting("PodInitializing")}, nil, "Init:0/2"},
+		{"second init running", corev1.PodPending, []corev1.ContainerStatus{ended(0, "Completed"), running}, []corev1.ContainerStatus{waiting("PodInitializing")}, nil, "Init:1/2"},
+		{"init failed", corev1.PodFailed, []corev1.ContainerStatus{ended(7, "Error")}, []corev1.ContainerStatus{waiting("PodInitializing")}, nil, "Init:Error"},
+		{"init killed for memory", corev1.PodFailed, []corev1.ContainerStatus{ended(137, "OOMKilled")}, []corev1.ContainerStatus{waiting("PodInitializing")}, nil, "Init:OOMKilled"},
+		{"init refused", corev1.PodPending, []corev1.ContainerStatus{waiting("CreateContainerConfigError")}, []corev1.ContainerStatus{waiting("PodInitializing")}, nil, "Init:CreateContainerConfigError"},
+		{"inits done", corev1.PodRunning, []corev1.ContainerStatus{ended(0, "Completed")}, []corev1.ContainerStatus{running}, ready, "Running"},
+	} {
+		pod := &corev1.Pod{}
+		pod.Status.Phase, pod.Status.Conditions = tt.phase, tt.conditions
+		pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses = tt.init, tt.apps
+		pod.Spec.InitContainers = make([]corev1.Container, len(tt.init))
+		pod.Spec.Containers = make([]corev1.Container, len(tt.apps))
+		if got := StatusColumn(pod); got != tt.want {
+			t.Errorf("%s: STATUS %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

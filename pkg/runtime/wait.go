@@ -98,14 +98,14 @@ func (r *Runtime) check(ctx context.Context, pp *plan.PodPlan, st *podState, pro
 	if st == nil || st.Infra == nil {
 		return false, "", fmt.Errorf("pod %s/%s is gone", pp.Namespace, pp.Name)
 	}
-	pod := r.pod(st)
+	pod := r.pod(ctx, st)
 	policy := pp.Spec.RestartPolicy
 	if pod.Status.Phase == corev1.PodSucceeded {
 		return true, "", nil
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && !r.restarts(policy) {
-			return false, "", r.failure(ctx, st, cs.Name, fmt.Sprintf("exited with code %d", t.ExitCode))
+			return false, "", r.failure(ctx, st, cs.Name, exited(t.ExitCode, t.Reason))
 		}
 	}
 	podIP := st.label(labels.PodIP)
