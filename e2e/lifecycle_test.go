@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"os"
@@ -665,5 +666,43 @@ spec:
 	}
 	if len(left) != 0 {
 		t.Errorf("after Ctrl-C, up left pods %v\n%s", left, out)
+	}
+}
+
+// containerd restarting while up creates pods leaves tasks and bundles that no
+// container record names; the next up must converge, not fail with "task already
+// exists" or a bundle directory that "file exists", and down must leave no shim.
+// The restart comes at several points of the up: after 1, 4 and 8 tasks started.
+func TestContainerdRestartDuringUpThenUpConverges(t *testing.T) {
+	e := newEnv(t)
+	file := e.Manifest(deployment(6, "restart"))
+	for _, tasks := range []int{1, 4, 8} {
+		cmd := e.command(t.Context(), []string{"up", "-q", "-f", file})
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if ids, _ := lines("ctr", "-n", e.NS, "tasks", "ls", "-q"); len(ids) >= tasks {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("up started fewer than %d tasks within 60 s:\n%s", tasks, out.String())
+			}
+		}
+		restartContainerd(t)
+		cmd.Wait()
+		r := e.Kplay("up", "-q", "-f", file)
+		if r.Code != 0 {
+			t.Fatalf("up after containerd restarted %d tasks into an up: %s\nthe interrupted up said:\n%s", tasks, r, out.String())
+		}
+		for i := 0; i < 6; i++ {
+			e.WaitRunning(fmt.Sprintf("web-%d", i))
+		}
+		e.MustKplay("down", "--timeout=2s", "-f", file)
+		if left := shims([]string{e.NS}); len(left) > 0 {
+			t.Fatalf("shims left after down (restart %d tasks into up): %v", tasks, left)
+		}
 	}
 }
