@@ -9,7 +9,7 @@ E2E_TIMEOUT ?= 70m
 
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: build test test-unit e2e bench demo deps lint clean
+.PHONY: build test test-unit e2e test-crash bench demo deps lint clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kplay
@@ -24,6 +24,11 @@ test-unit:
 e2e: build deps
 	$(GO) test -count=1 -tags hostnet ./pkg/network/
 	KPLAY_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
+
+# test-crash is the full kill-anywhere test: 40 kills of up and 40 of down, each
+# followed by down and the leak check (make test runs a short form).
+test-crash: build deps
+	KPLAY_CRASH_RUNS=$${KPLAY_CRASH_RUNS:-40} KPLAY_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v -run 'TestKillAnywhere' ./e2e/...
 
 bench: build deps
 	KPLAY_BIN=$(CURDIR)/$(BIN) e2e/env/bench.sh

@@ -48,6 +48,7 @@ func takeSnapshot(s scope) (snapshot, error) {
 	// CNI's default IPAM directory too, in case kplay's own dataDir setting got lost.
 	snap["file"] = stateFiles(append([]string{"/var/lib/cni/networks"}, s.Roots...))
 	snap["shim"] = shims(s.Namespaces)
+	snap["process"], snap["cgroup"] = containerProcesses(s.Namespaces)
 	if snap["stored object"], err = storedObjects(s); err != nil {
 		return nil, err
 	}
@@ -316,4 +317,29 @@ func shims(patterns []string) []string {
 		}
 	}
 	return out
+}
+
+// containerProcesses lists the processes in the cgroups of the namespaces' containers
+// (containerd puts a container in /<namespace>/<id> of each hierarchy) and those
+// cgroups: a container process that outlived its shim and record is found here.
+func containerProcesses(patterns []string) (procs, cgroups []string) {
+	for _, root := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+		if _, err := os.Stat(filepath.Join(root, "cgroup.procs")); err != nil {
+			continue
+		}
+		for _, ns := range namespaces(patterns) {
+			dirs, _ := filepath.Glob(filepath.Join(root, ns, "*", "cgroup.procs"))
+			for _, f := range dirs {
+				id := filepath.Base(filepath.Dir(f))
+				cgroups = append(cgroups, ns+"/"+id)
+				b, _ := os.ReadFile(f)
+				for _, pid := range strings.Fields(string(b)) {
+					cmd, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+					procs = append(procs, fmt.Sprintf("%s/%s: %s %s", ns, id, pid, strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")))
+				}
+			}
+		}
+		break
+	}
+	return procs, cgroups
 }

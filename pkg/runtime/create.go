@@ -207,7 +207,7 @@ func (r *Runtime) reclaim(ctx context.Context) error {
 	} else if _, statErr := os.Stat(filepath.Join(r.cfg.RunRoot, "network")); statErr == nil {
 		errs = append(errs, err) // there may be networks to release, but no plugins to do it
 	}
-	errs = append(errs, r.reclaimLeases(ctx), r.reapOrphanTasks(ctx))
+	errs = append(errs, r.reclaimLeases(ctx), r.reapOrphanTasks(ctx), r.reapLockFiles(ctx))
 	r.reclaimBinaries(live.binaries)
 	// Pod directories whose pod has no container left: a killed up or down.
 	for _, root := range []string{filepath.Join(r.cfg.RunRoot, "pods"), filepath.Join(r.cfg.DataRoot, "pods")} {

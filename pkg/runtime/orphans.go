@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
 )
 
@@ -134,4 +135,53 @@ func shimOf(args []string, namespace string) (string, bool) {
 		}
 	}
 	return id, ns == namespace && id != ""
+}
+
+// reapLockFiles removes the lock files of this namespace's pods that no longer
+// exist: a down killed after it removed a pod but before it removed the pod's lock
+// file leaves one, and no later down would find its pod. A file someone holds (an up
+// creating that pod) is left alone; one who waited on a removed file locks anew.
+func (r *Runtime) reapLockFiles(ctx context.Context) error {
+	pods, err := r.pods(ctx)
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, p := range pods {
+		live[p.ID] = true
+	}
+	dir := filepath.Join(r.cfg.RunRoot, "locks")
+	prefix := "pod-" + r.cfg.Namespace + "_"
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		id, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		id, ok = strings.CutSuffix(id, ".lock")
+		if !ok || live[id] {
+			continue
+		}
+		l := flock.New(filepath.Join(dir, e.Name()))
+		if held, err := l.TryLock(); err != nil || !held {
+			continue
+		}
+		// Under the lock: a pod that an up finished meanwhile keeps its file.
+		if now, err := r.pods(ctx); err == nil {
+			if _, exists := podByID(now, id); !exists {
+				os.Remove(l.Path())
+			}
+		}
+		l.Unlock()
+	}
+	return nil
+}
+
+func podByID(pods map[string]*podState, id string) (*podState, bool) {
+	for _, p := range pods {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return nil, false
 }
