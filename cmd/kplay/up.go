@@ -105,7 +105,7 @@ func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptio
 		HostIP:          node.HostIP(),
 		NodeCPUMillis:   node.CPUMillis(),
 		NodeMemoryBytes: node.MemoryBytes(),
-		ExistingClaims:  volume.Manager{DataRoot: g.DataRoot}.Claims(),
+		ExistingClaims:  volume.Manager{Layout: g.layout()}.Claims(),
 	}
 	if err := storedObjects(g, &opts); errors.Is(err, fs.ErrPermission) {
 		// A dry run as a user: the store is root's.
@@ -125,7 +125,7 @@ func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptio
 
 // storedObjects gives the plan the ConfigMaps and Secrets earlier ups applied.
 func storedObjects(g *globalOptions, opts *plan.Options) error {
-	return store.New(g.DataRoot, g.Namespace).View(func(tx *store.Tx) (err error) {
+	return store.New(g.layout().StorePath(), g.Namespace).View(func(tx *store.Tx) (err error) {
 		if opts.StoredConfigMaps, _, err = store.List[corev1.ConfigMap](tx, ""); err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/leases"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // withLease holds pulled content and new snapshots for this process until its
@@ -19,13 +19,11 @@ import (
 // delete it when this one was killed; the expiry is a last resort.
 func (r *Runtime) withLease(ctx context.Context) (context.Context, func(), error) {
 	pid := strconv.Itoa(os.Getpid())
+	id, _ := processIdentity(pid)
 	opts := []leases.Opt{
 		leases.WithRandomID(),
 		leases.WithExpiration(time.Hour),
-		leases.WithLabel(labels.LeasePID, pid),
-	}
-	if id, ok := processIdentity(pid); ok {
-		opts = append(opts, leases.WithLabel(labels.LeaseProcess, id))
+		leases.WithLabels(podstate.LeaseLabels(pid, id)),
 	}
 	ctx, done, err := r.client.WithLease(ctx, opts...)
 	if err != nil {
@@ -42,8 +40,8 @@ func (r *Runtime) reclaimLeases(ctx context.Context) error {
 	}
 	var errs []error
 	for _, l := range ls {
-		pid, ok := l.Labels[labels.LeasePID]
-		if !ok || holderRuns(pid, l.Labels[labels.LeaseProcess]) {
+		pid, identity, ok := podstate.LeaseHolder(l.Labels)
+		if !ok || holderRuns(pid, identity) {
 			continue
 		}
 		if err := r.client.LeasesService().Delete(ctx, l); err != nil && !isNotFound(err) {
@@ -102,7 +100,7 @@ func startTime(stat string) (string, bool) {
 // kplay version leaves one. A copy made within the hour is kept, as an `up` running
 // beside this one may have made it for pods it has not created yet.
 func (r *Runtime) reclaimBinaries(used map[string]bool) {
-	dir := filepath.Join(r.cfg.DataRoot, "bin")
+	dir := r.layout.BinDir()
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kplay-dev/kplay/pkg/pause"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 func TestReclaimBinariesKeepsWhatPodsUse(t *testing.T) {
@@ -27,7 +28,7 @@ func TestReclaimBinariesKeepsWhatPodsUse(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := &Runtime{cfg: Config{DataRoot: root}, infra: pause.Infra{Binary: filepath.Join(dir, "current-old")}}
+	r := &Runtime{cfg: Config{DataRoot: root}, layout: podstate.Layout{DataRoot: root}, infra: pause.Infra{Binary: filepath.Join(dir, "current-old")}}
 	r.reclaimBinaries(map[string]bool{filepath.Join(dir, "used-old"): true})
 
 	for name, kept := range map[string]bool{"unused-old": false, "used-old": true, "current-old": true, "unused-new": true} {

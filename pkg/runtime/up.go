@@ -9,15 +9,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/image"
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/pause"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // Action is what up or down did to a pod.
@@ -66,7 +65,7 @@ func sortedPods(pods map[string]*podState) []*podState {
 // healthy is a pod that an up finished and whose infra container runs: its
 // containers, namespaces and network exist.
 func (p *podState) healthy() bool {
-	return p.Infra.running() && p.label(labels.Complete) == "true"
+	return p.Infra.running() && p.labels().Complete()
 }
 
 // Up makes the machine run what the plan says. It pulls first, then creates pods in
@@ -92,18 +91,18 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 		switch {
 		case st == nil:
 			create = append(create, pp)
-		case st.label(labels.Owner) != pp.Owner.String():
+		case st.labels().Owner() != pp.Owner.String():
 			// Another object's pod (a Pod web-1 and a replica of Deployment web):
 			// neither --replace nor --force-recreate may take it over.
 			owners = append(owners, fmt.Sprintf("pod %s was created by %s from %s; %s would replace it",
-				key, st.label(labels.Owner), st.label(labels.Source), pp.Owner))
-		case st.label(labels.SpecHash) == pp.Hash && st.healthy() && !o.ForceRecreate:
-			if st.label(labels.VolumeDataHash) != pp.VolumeDataHash {
+				key, st.labels().Owner(), st.labels().Source(), pp.Owner))
+		case st.labels().SpecHash() == pp.Hash && st.healthy() && !o.ForceRecreate:
+			if st.labels().VolumeDataHash() != pp.VolumeDataHash {
 				update = append(update, pp)
 			} else {
 				results = append(results, PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Unchanged})
 			}
-		case st.label(labels.SpecHash) != pp.Hash && !o.Replace && !o.ForceRecreate && len(st.configErrors()) == 0:
+		case st.labels().SpecHash() != pp.Hash && !o.Replace && !o.ForceRecreate && len(st.configErrors()) == 0:
 			// A pod kept for its refused containers is replaced by the fixed version.
 			conflicts = append(conflicts, key)
 		default:
@@ -126,7 +125,7 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 			owners[pp.Namespace+"/"+pp.Owner.String()] = true
 		}
 		for _, st := range sortedPods(existing) {
-			if !planned[st.key()] && owners[st.Namespace+"/"+st.label(labels.Owner)] {
+			if !planned[st.key()] && owners[st.Namespace+"/"+st.labels().Owner()] {
 				stale = append(stale, st)
 			}
 		}
@@ -150,7 +149,7 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 		}
 	}
 	if len(create) > 0 {
-		if r.infra, err = pause.Prepare(r.cfg.DataRoot); err != nil {
+		if r.infra, err = pause.Prepare(r.layout.BinDir(), r.layout.PauseRootfs()); err != nil {
 			return nil, fmt.Errorf("preparing the pause container: %w", err)
 		}
 		if err := r.reclaim(ctx); err != nil {
@@ -250,19 +249,15 @@ func (r *Runtime) updateVolumes(ctx context.Context, pp *plan.PodPlan, st *podSt
 		return res
 	}
 	defer l.Unlock()
-	err = r.vol.Update(r.volumePod(pp))
+	err = r.vol.Update(r.dirs(pp.UID), pp.Volumes)
 	if err == nil {
-		_, err = r.client.ContainerService().Update(ctx, withVolumeHash(st.Infra.Container, pp.VolumeDataHash), "labels."+labels.VolumeDataHash)
+		c := st.Infra.Container
+		_, err = r.client.ContainerService().Update(ctx, c, podstate.SetVolumeDataHash(&c, pp.VolumeDataHash)...)
 	}
 	if err != nil {
 		res.Action, res.Err = Failed, fmt.Errorf("updating volumes of pod %s: %w", st.key(), err)
 	}
 	return res
-}
-
-func withVolumeHash(c containers.Container, hash string) containers.Container {
-	c.Labels = withLabels(c.Labels, labels.VolumeDataHash, hash)
-	return c
 }
 
 // replacePod creates a pod under its lock, first removing the version that exists
@@ -275,7 +270,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 		res.Action, res.Err = Failed, fmt.Errorf("creating pod %s: %w", key, err)
 		return res
 	}
-	l, err := r.podLock(podID(pp.Namespace, pp.Name))
+	l, err := r.podLock(podstate.PodID(pp.Namespace, pp.Name))
 	if err != nil {
 		return fail(err)
 	}
@@ -294,7 +289,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 	if st := pods[key]; st != nil {
 		if !replace {
 			// Another kplay created it since this one looked.
-			if st.label(labels.SpecHash) == pp.Hash {
+			if st.labels().SpecHash() == pp.Hash {
 				res.Action = Unchanged
 				return res
 			}

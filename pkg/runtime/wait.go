@@ -18,9 +18,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // probeState tracks one container's startup and readiness probes as the kubelet does.
@@ -108,7 +108,7 @@ func (r *Runtime) check(ctx context.Context, pp *plan.PodPlan, st *podState, pro
 			return false, "", r.failure(ctx, st, cs.Name, exited(t.ExitCode, t.Reason))
 		}
 	}
-	podIP := st.label(labels.PodIP)
+	podIP := st.labels().PodIP()
 	var why []string
 	for _, cs := range pod.Status.ContainerStatuses {
 		var s *probeState
@@ -153,7 +153,7 @@ func stateWord(cs corev1.ContainerStatus) string {
 // failure is the error for a container that failed, with its last log lines.
 func (r *Runtime) failure(ctx context.Context, st *podState, container, what string) error {
 	var tail bytes.Buffer
-	_ = logs.Read(ctx, r.logPath(st.label(labels.PodUID), container), logs.ReadOptions{Tail: 10}, &tail, nil)
+	_ = logs.Read(ctx, r.dirs(st.labels().UID()).Log(container), logs.ReadOptions{Tail: 10}, &tail, nil)
 	msg := strings.TrimRight(tail.String(), "\n")
 	if msg != "" {
 		msg = ", last log lines:\n" + msg
@@ -203,9 +203,8 @@ func (r *Runtime) probe(ctx context.Context, st *podState, podIP string, ports [
 
 func (r *Runtime) setReady(ctx context.Context, st *podState, container string, ready bool) {
 	for _, c := range st.Containers {
-		if c.label(labels.Container) == container {
-			c.Labels = withLabels(c.Labels, labels.Ready, strconv.FormatBool(ready))
-			r.client.ContainerService().Update(ctx, c.Container, "labels."+labels.Ready)
+		if c.labels().Container() == container {
+			r.client.ContainerService().Update(ctx, c.Container, podstate.SetReady(&c.Container, ready)...)
 		}
 	}
 }
