@@ -158,11 +158,12 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) err
 		progress = nil
 	}
 	return withRuntime(cmd, g, progress, func(ctx context.Context, rt *runtime.Runtime) error {
+		// A failed up still reports what it changed before the failure.
 		results, err := rt.Up(ctx, p, runtime.UpOptions{Replace: o.Replace, ForceRecreate: o.Force, Pull: policy})
-		if err != nil {
-			return err
+		if perr := printResults(cmd.OutOrStdout(), results); err == nil {
+			err = perr
 		}
-		if err := printResults(cmd.OutOrStdout(), results); err != nil {
+		if err != nil {
 			return err
 		}
 		applied, err := rt.Apply(ctx, p)
