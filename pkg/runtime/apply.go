@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kplay-dev/kplay/pkg/lease"
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/pause"
 	"github.com/kplay-dev/kplay/pkg/plan"
@@ -58,7 +59,7 @@ func (r *Runtime) apply(ctx context.Context, actions []reconcile.Action, existin
 		}
 		r.warnRestarts(create)
 		var release func()
-		if ctx, release, err = r.withLease(ctx); err != nil {
+		if ctx, release, err = lease.With(ctx, r.client); err != nil {
 			return done(results), err
 		}
 		defer release()

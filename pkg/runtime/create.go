@@ -9,16 +9,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
-	"github.com/gofrs/flock"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/kplay-dev/kplay/pkg/hook"
@@ -28,76 +25,6 @@ import (
 	"github.com/kplay-dev/kplay/pkg/podstate"
 	"github.com/kplay-dev/kplay/pkg/volume"
 )
-
-// lock takes an exclusive file lock. The lock file of a removed pod is deleted by
-// its remover, so after locking, the file must still be the one at the path: a
-// locker that waited on a deleted file tries again.
-func (r *Runtime) lock(name string) (*flock.Flock, error) {
-	return r.lockFile(name, (*flock.Flock).Lock)
-}
-
-func (r *Runtime) lockFile(name string, take func(*flock.Flock) error) (*flock.Flock, error) {
-	if err := os.MkdirAll(r.layout.LockDir(), 0o700); err != nil {
-		return nil, err
-	}
-	path := r.layout.Lock(name)
-	for {
-		l := flock.New(path)
-		if err := take(l); err != nil {
-			return nil, err
-		}
-		held, err := l.Stat()
-		if err != nil {
-			l.Close()
-			return nil, err
-		}
-		if now, err := os.Stat(path); err == nil && os.SameFile(held, now) {
-			return l, nil
-		}
-		l.Close()
-	}
-}
-
-// ownerLocks lock the objects (owners) whose pods an up creates or a down removes:
-// up holds them shared while it creates, down takes them exclusive while it lists,
-// so a `down -f` waits for an `up` of the same file that is creating pods and then
-// sees all of them. Several ups of the same objects still run side by side. Owners
-// are "namespace/Kind/name"; they are locked in order, so two runs never deadlock.
-func (r *Runtime) ownerLocks(owners []string, exclusive bool) (release func(), err error) {
-	names := map[string]bool{}
-	for _, o := range owners {
-		names["owner-"+podstate.HashID(o)] = true
-	}
-	var held []*flock.Flock
-	release = func() {
-		for _, l := range held {
-			l.Unlock()
-			// The last holder removes the file; a locker that waited on it locks anew.
-			if ok, _ := l.TryLock(); ok {
-				os.Remove(l.Path())
-				l.Unlock()
-			}
-		}
-	}
-	take := (*flock.Flock).RLock
-	if exclusive {
-		take = (*flock.Flock).Lock
-	}
-	for _, name := range slices.Sorted(maps.Keys(names)) {
-		l, err := r.lockFile(name, take)
-		if err != nil {
-			release()
-			return nil, err
-		}
-		held = append(held, l)
-	}
-	return release, nil
-}
-
-// podLock serialises everything that creates, changes or removes one pod.
-func (r *Runtime) podLock(podID string) (*flock.Flock, error) {
-	return r.lock("pod-" + r.cfg.Namespace + "_" + podID)
-}
 
 // reserve checks that no other pod (of either kind) and no host process holds the pod's host ports, creates the infra
 // container record and attaches the pod to the network, all under the ports lock: the
@@ -150,74 +77,6 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 		return ctr, "", err
 	}
 	return ctr, att.IP, nil
-}
-
-// reclaim releases the network of pods a killed kplay left half-made: addresses,
-// rules and netns pins whose infra container no longer exists.
-func (r *Runtime) reclaim(ctx context.Context) error {
-	l, err := r.lock("ports")
-	if err != nil {
-		return err
-	}
-	defer l.Unlock()
-	// The roots may be shared by kplays working in other containerd namespaces:
-	// what any of their pods uses is alive.
-	live, err := r.live(ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	if nm, err := r.network(); err == nil {
-		errs = append(errs, nm.Reclaim(ctx, func(id string) bool { return live.netIDs[id] }))
-	} else if _, statErr := os.Stat(r.layout.Network().Root); statErr == nil {
-		errs = append(errs, err) // there may be networks to release, but no plugins to do it
-	}
-	errs = append(errs, r.reclaimLeases(ctx), r.reapOrphanTasks(ctx))
-	r.reclaimBinaries(live.binaries)
-	// Pod directories whose pod has no container left: a killed up or down.
-	for _, key := range r.layout.PodKeys() {
-		if live.podKeys[key] {
-			continue
-		}
-		dirs := r.layout.PodByKey(key)
-		errs = append(errs, unpinNamespaces(dirs), r.vol.Remove(dirs))
-	}
-	return errors.Join(errs...)
-}
-
-// liveSet is what the kplay pods of every containerd namespace use.
-type liveSet struct {
-	netIDs, podKeys, binaries map[string]bool
-	claims                    map[string]bool // "namespace/name"
-}
-
-func (r *Runtime) live(ctx context.Context) (liveSet, error) {
-	live := liveSet{netIDs: map[string]bool{}, podKeys: map[string]bool{}, binaries: map[string]bool{}, claims: map[string]bool{}}
-	nss, err := r.client.NamespaceService().List(ctx)
-	if err != nil {
-		return live, err
-	}
-	for _, ns := range nss {
-		ctrs, err := r.client.ContainerService().List(namespaces.WithNamespace(ctx, ns))
-		if err != nil {
-			return live, err
-		}
-		for _, c := range ctrs {
-			l := podstate.Labels(c.Labels)
-			if !l.Managed() {
-				continue
-			}
-			live.podKeys[podstate.PodKey(ns, l.UID())] = true
-			if l.IsInfra() {
-				live.netIDs[podstate.NetID(ns, c.ID)] = true
-				live.binaries[l.Binary()] = true
-				for _, claim := range l.Claims() {
-					live.claims[claim] = true
-				}
-			}
-		}
-	}
-	return live, nil
 }
 
 // images are the pulled images of one up, by reference as written.
