@@ -16,6 +16,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/plan"
 	"github.com/kplay-dev/kplay/pkg/podstate"
+	"github.com/kplay-dev/kplay/pkg/podstatus"
 	"github.com/kplay-dev/kplay/pkg/runtime"
 )
 
@@ -74,7 +75,7 @@ func printPods(out io.Writer, pods []corev1.Pod, wide bool, now time.Time) error
 			ip = "<none>"
 		}
 		line := fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\t%s", p.Namespace, p.Name, ready, len(p.Spec.Containers),
-			runtime.StatusColumn(&p), restarts, duration.HumanDuration(now.Sub(p.CreationTimestamp.Time)), ip, portsColumn(podstate.PublishedPorts(p)))
+			podstatus.StatusColumn(&p), restarts, duration.HumanDuration(now.Sub(p.CreationTimestamp.Time)), ip, portsColumn(podstate.PublishedPorts(p)))
 		if wide {
 			line += fmt.Sprintf("\t%s\t%s", p.Annotations[labels.Owner], p.Annotations[labels.Source])
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/plan"
 	"github.com/kplay-dev/kplay/pkg/podstate"
+	"github.com/kplay-dev/kplay/pkg/podstatus"
 	"github.com/kplay-dev/kplay/pkg/volume"
 )
 
@@ -295,7 +296,7 @@ func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Contain
 	exit := podstate.Exit{Code: int32(code), FinishedAt: st.ExitTime()}
 	// Deleting the task removes its cgroup and the OOM-kill counter in it (see oom.go).
 	if m, err := t.Metrics(ctx); err == nil && oomKills(m) {
-		exit.Reason = reasonOOMKilled
+		exit.Reason = podstatus.OOMKilled
 	}
 	if _, err := t.Delete(ctx); err != nil {
 		return fmt.Errorf("init container %q: deleting task: %w", c.Name, err)
@@ -311,7 +312,7 @@ func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Contain
 		if msg != "" {
 			msg = ", last log lines:\n" + msg
 		}
-		return fmt.Errorf("init container %q %s%s", c.Name, exited(exit.Code, exit.Reason), msg)
+		return fmt.Errorf("init container %q %s%s", c.Name, podstatus.Exited(exit.Code, exit.Reason), msg)
 	}
 	return nil
 }

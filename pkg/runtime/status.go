@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/containerd/containerd/api/types/task"
@@ -12,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kplay-dev/kplay/pkg/hook"
+	"github.com/kplay-dev/kplay/pkg/podstatus"
 )
 
 // List reports every kplay pod as the API server would: a corev1.Pod with status
@@ -104,106 +104,16 @@ func (r *Runtime) pod(ctx context.Context, p *podState) corev1.Pod {
 	return pod
 }
 
-// StatusColumn is the STATUS column of `kubectl get pods` for the pod, computed as
-// kubectl's printPod does: the first init container not done, else the last app
-// container's waiting or terminated reason, else the phase.
-func StatusColumn(pod *corev1.Pod) string {
-	reason := string(pod.Status.Phase)
-	if pod.Status.Reason != "" {
-		reason = pod.Status.Reason
-	}
-	for i, cs := range pod.Status.InitContainerStatuses {
-		switch t, w := cs.State.Terminated, cs.State.Waiting; {
-		case t != nil && t.ExitCode == 0:
-			continue
-		case t != nil:
-			return "Init:" + terminatedWord(t)
-		case w != nil && w.Reason != "" && w.Reason != "PodInitializing":
-			return "Init:" + w.Reason
-		default:
-			return fmt.Sprintf("Init:%d/%d", i, len(pod.Spec.InitContainers))
-		}
-	}
-	running := false
-	for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
-		cs := pod.Status.ContainerStatuses[i]
-		switch {
-		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
-			reason = cs.State.Waiting.Reason
-		case cs.State.Terminated != nil:
-			reason = terminatedWord(cs.State.Terminated)
-		case cs.Ready && cs.State.Running != nil:
-			running = true
-		}
-	}
-	if reason == "Completed" && running {
-		reason = "NotReady"
-		for _, c := range pod.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				reason = "Running"
-			}
-		}
-	}
-	return reason
-}
-
-// terminatedWord is a terminated container's reason, or kubectl's words for an exit without one.
-func terminatedWord(t *corev1.ContainerStateTerminated) string {
-	switch {
-	case t.Reason != "":
-		return t.Reason
-	case t.Signal != 0:
-		return fmt.Sprintf("Signal:%d", t.Signal)
-	}
-	return fmt.Sprintf("ExitCode:%d", t.ExitCode)
-}
-
 // phase follows the API server's rules for a pod's phase.
 func (p *podState) phase(statuses []corev1.ContainerStatus, policy corev1.RestartPolicy) corev1.PodPhase {
-	if !p.Infra.running() {
-		if p.Infra == nil || p.Infra.Task == nil {
-			return corev1.PodPending
-		}
-		return corev1.PodFailed
-	}
-	// As the kubelet's getPhase: a container waiting to be restarted counts as stopped.
-	running, stopped, succeeded, waiting := 0, 0, 0, 0
-	for _, cs := range statuses {
-		switch {
-		case cs.State.Running != nil:
-			running++
-		case cs.State.Terminated != nil:
-			stopped++
-			if cs.State.Terminated.ExitCode == 0 {
-				succeeded++
-			}
-		case cs.LastTerminationState.Terminated != nil || cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff":
-			stopped++
-		default:
-			waiting++
-		}
-	}
+	sandbox := podstatus.SandboxRunning
 	switch {
-	case waiting > 0:
-		return corev1.PodPending
-	case running > 0:
-		return corev1.PodRunning
-	case stopped == 0:
-		return corev1.PodPending
-	case policy == corev1.RestartPolicyAlways:
-		return corev1.PodRunning
-	case stopped == succeeded:
-		return corev1.PodSucceeded
-	case policy == corev1.RestartPolicyNever:
-		return corev1.PodFailed
+	case p.Infra == nil || p.Infra.Task == nil:
+		sandbox = podstatus.SandboxPending
+	case !p.Infra.running():
+		sandbox = podstatus.SandboxDead
 	}
-	// OnFailure: restarting, or failed for good where the daemon cannot restart.
-	for _, cs := range statuses {
-		if cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 {
-			return corev1.PodFailed
-		}
-	}
-	return corev1.PodRunning
+	return podstatus.Phase(sandbox, statuses, policy)
 }
 
 // status is the container's state in the kubelet's words. starts are its starts as the
@@ -225,7 +135,7 @@ func (c *ctrState) status(starts []time.Time, oomKilled bool) corev1.ContainerSt
 	case c.Task == nil && hasExit:
 		reason := exit.Reason
 		if reason == "" {
-			reason = exitReason(exit.Code, false)
+			reason = podstatus.ExitReason(exit.Code, false)
 		}
 		t := &corev1.ContainerStateTerminated{ExitCode: exit.Code, Reason: reason, StartedAt: started}
 		if !exit.FinishedAt.IsZero() {
@@ -237,7 +147,7 @@ func (c *ctrState) status(starts []time.Time, oomKilled bool) corev1.ContainerSt
 		cs.Ready, cs.Started = c.labels().Ready(), ptr(true)
 	case c.Task != nil && c.Task.Status == task.Status_STOPPED:
 		code := int32(c.Task.ExitStatus)
-		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code, oomKilled), StartedAt: started}
+		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: podstatus.ExitReason(code, oomKilled), StartedAt: started}
 		if c.Task.ExitedAt != nil {
 			t.FinishedAt = metav1.NewTime(c.Task.ExitedAt.AsTime())
 		}
@@ -263,26 +173,6 @@ func (c *ctrState) status(starts []time.Time, oomKilled bool) corev1.ContainerSt
 // container again: it watches it, and its policy is not on-failure after a clean exit.
 func restarting(l map[string]string, code int32) bool {
 	return l[restart.StatusLabel] == "running" && !(l[restart.PolicyLabel] == "on-failure" && code == 0)
-}
-
-// exitReason is the kubelet's reason for an exit. As containerd's CRI, a kill for
-// memory during the run makes it OOMKilled whatever the exit code.
-func exitReason(code int32, oomKilled bool) string {
-	if oomKilled {
-		return reasonOOMKilled
-	}
-	if code == 0 {
-		return "Completed"
-	}
-	return "Error"
-}
-
-// exited says how a container ended, for an error: "exited with code 137 (OOMKilled)".
-func exited(code int32, reason string) string {
-	if reason == reasonOOMKilled {
-		return fmt.Sprintf("exited with code %d (%s)", code, reason)
-	}
-	return fmt.Sprintf("exited with code %d", code)
 }
 
 func ptr[T any](v T) *T { return &v }

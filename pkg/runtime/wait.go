@@ -21,6 +21,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/plan"
 	"github.com/kplay-dev/kplay/pkg/podstate"
+	"github.com/kplay-dev/kplay/pkg/podstatus"
 )
 
 // probeState tracks one container's startup and readiness probes as the kubelet does.
@@ -105,7 +106,7 @@ func (r *Runtime) check(ctx context.Context, pp *plan.PodPlan, st *podState, pro
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && !r.restarts(policy) {
-			return false, "", r.failure(ctx, st, cs.Name, exited(t.ExitCode, t.Reason))
+			return false, "", r.failure(ctx, st, cs.Name, podstatus.Exited(t.ExitCode, t.Reason))
 		}
 	}
 	podIP := st.labels().PodIP()
