@@ -26,6 +26,7 @@ import (
 //	<data-root>/claims/<namespace>/<name>                    PersistentVolumeClaim data
 //	<data-root>/bin/                                         copies of the kplay binary
 //	<data-root>/pause/rootfs                                 the offline pause rootfs
+//	<data-root>/seccomp/                                     Localhost seccomp profiles
 //	<data-root>/store/kplay.db                               kplay's store
 type Layout struct {
 	RunRoot, DataRoot string
@@ -89,6 +90,9 @@ func (l Layout) BinDir() string { return filepath.Join(l.DataRoot, "bin") }
 
 // PauseRootfs is the read-only rootfs of the offline pause container.
 func (l Layout) PauseRootfs() string { return filepath.Join(l.DataRoot, "pause", "rootfs") }
+
+// SeccompDir holds the Localhost seccomp profiles, as the kubelet's seccomp root.
+func (l Layout) SeccompDir() string { return filepath.Join(l.DataRoot, "seccomp") }
 
 // StoreDir holds kplay's store.
 func (l Layout) StoreDir() string { return filepath.Join(l.DataRoot, "store") }

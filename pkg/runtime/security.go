@@ -349,7 +349,7 @@ type securityConfig struct {
 func (r *Runtime) securityConfig() securityConfig {
 	return securityConfig{
 		seccompDefault: r.cfg.SeccompDefault,
-		seccompDir:     filepath.Join(r.cfg.DataRoot, "seccomp"),
+		seccompDir:     r.layout.SeccompDir(),
 		appArmor:       appArmorEnabled(appArmorEnabledPath),
 	}
 }
