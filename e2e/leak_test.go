@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kplay-dev/kplay/pkg/podstate"
 	"github.com/kplay-dev/kplay/pkg/store"
 )
 
@@ -240,13 +241,13 @@ func storedObjects(s scope) ([]string, error) {
 	for _, root := range s.Roots {
 		var dataRoots []string
 		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if dr := filepath.Dir(filepath.Dir(path)); err == nil && !d.IsDir() && path == store.New(dr, "").Path() {
+			if dr := filepath.Dir(filepath.Dir(path)); err == nil && !d.IsDir() && path == (podstate.Layout{DataRoot: dr}).StorePath() {
 				dataRoots = append(dataRoots, dr)
 			}
 			return nil
 		})
 		for _, dr := range dataRoots {
-			nss, err := store.Namespaces(dr)
+			nss, err := store.Namespaces(podstate.Layout{DataRoot: dr}.StorePath())
 			if err != nil {
 				return nil, err
 			}
@@ -254,7 +255,7 @@ func storedObjects(s scope) ([]string, error) {
 				if !matchesNamespace(s.Namespaces, ns) {
 					continue
 				}
-				err := store.New(dr, ns).View(func(tx *store.Tx) error {
+				err := store.New(podstate.Layout{DataRoot: dr}.StorePath(), ns).View(func(tx *store.Tx) error {
 					keys, err := tx.Keys(store.Kinds...)
 					for _, k := range keys {
 						out = append(out, ns+" "+k.String()+" in "+dr)

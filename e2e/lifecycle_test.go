@@ -706,3 +706,43 @@ func TestContainerdRestartDuringUpThenUpConverges(t *testing.T) {
 		}
 	}
 }
+
+// A failed up still reports what it changed before the failure: the stale pod it
+// removed and the pods whose old version it replaced (their new versions are rolled
+// back with the rest of the run, so they are gone).
+func TestFailedUpReportsWhatItChanged(t *testing.T) {
+	e := newEnv(t)
+	f := e.Manifest(deployment(3, "hello"))
+	e.Up(f)
+	waitAll(e, "web-0", "web-1", "web-2")
+	broken := `---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: broken
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - name: fail
+    image: busybox
+    command: ["sh", "-c", "exit 3"]
+  containers:
+  - name: sh
+    image: busybox
+    command: ["sh", "-c", "sleep 3600"]
+`
+	if err := os.WriteFile(f, []byte(deployment(2, "bonjour")+broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Kplay("up", "-q", "--replace", "-f", f)
+	if r.Code == 0 || !strings.Contains(r.Stderr, `init container "fail"`) {
+		t.Fatalf("up with a failing init container should fail naming it:\n%s", r)
+	}
+	want := map[string]string{"web-0": "removed", "web-1": "removed", "web-2": "removed"}
+	if got := actions(r); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("failed up reported %v, want %v\n%s", got, want, r)
+	}
+	if pods := e.Pods(); len(pods) != 0 {
+		t.Errorf("after the failed up ps lists %d pods, want none (rolled back)", len(pods))
+	}
+}

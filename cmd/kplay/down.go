@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/manifest"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 	"github.com/kplay-dev/kplay/pkg/runtime"
 	"github.com/kplay-dev/kplay/pkg/store"
 )
@@ -126,7 +127,7 @@ func (o *downOptions) selector(cmd *cobra.Command, args []string) (runtime.Selec
 	return sel, objs, nil
 }
 
-func ownerKey(ns, kind, name string) string { return namespaceOr(ns) + "/" + kind + "/" + name }
+func ownerKey(ns, kind, name string) string { return podstate.OwnerKey(namespaceOr(ns), kind+"/"+name) }
 
 func namespaceOr(ns string) string {
 	if ns == "" {

@@ -48,7 +48,7 @@ For pods, use kplay ps.`,
 			if o.AllNamespaces {
 				ns = ""
 			}
-			lists, err := readStored(store.New(g.DataRoot, g.Namespace), kinds, ns, args[1:])
+			lists, err := readStored(store.New(g.layout().StorePath(), g.Namespace), kinds, ns, args[1:])
 			if err != nil {
 				return err
 			}

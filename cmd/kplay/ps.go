@@ -13,8 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
+	"github.com/kplay-dev/kplay/pkg/podstatus"
 	"github.com/kplay-dev/kplay/pkg/runtime"
 )
 
@@ -73,9 +74,9 @@ func printPods(out io.Writer, pods []corev1.Pod, wide bool, now time.Time) error
 			ip = "<none>"
 		}
 		line := fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\t%s", p.Namespace, p.Name, ready, len(p.Spec.Containers),
-			runtime.StatusColumn(&p), restarts, duration.HumanDuration(now.Sub(p.CreationTimestamp.Time)), ip, portsColumn(runtime.PublishedPorts(p)))
+			podstatus.StatusColumn(&p), restarts, duration.HumanDuration(now.Sub(p.CreationTimestamp.Time)), ip, portsColumn(podstate.PublishedPorts(p)))
 		if wide {
-			line += fmt.Sprintf("\t%s\t%s", p.Annotations[labels.Owner], p.Annotations[labels.Source])
+			line += fmt.Sprintf("\t%s\t%s", podstate.Labels(p.Annotations).Owner(), podstate.Labels(p.Annotations).Source())
 		}
 		fmt.Fprintln(w, line)
 	}

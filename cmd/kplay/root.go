@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kplay-dev/kplay/pkg/logs"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // globalOptions are the flags every command shares.
@@ -82,4 +83,9 @@ func argsUsage(v cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// layout is where kplay's files are for these flags.
+func (g *globalOptions) layout() podstate.Layout {
+	return podstate.Layout{RunRoot: g.RunRoot, DataRoot: g.DataRoot, Namespace: g.Namespace}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/node"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 	"github.com/kplay-dev/kplay/pkg/runtime"
 )
 
@@ -49,7 +50,7 @@ func connect(ctx context.Context, g *globalOptions, progress io.Writer) (*runtim
 			PluginDirs: g.CNIPath,
 			Subnet:     g.Subnet,
 			Bridge:     g.Bridge,
-			RunRoot:    g.RunRoot,
+			Dirs:       podstate.Layout{RunRoot: g.RunRoot}.Network(),
 		},
 		LogRotation:    rotation,
 		Progress:       progress,

@@ -105,7 +105,7 @@ func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptio
 		HostIP:          node.HostIP(),
 		NodeCPUMillis:   node.CPUMillis(),
 		NodeMemoryBytes: node.MemoryBytes(),
-		ExistingClaims:  volume.Manager{DataRoot: g.DataRoot}.Claims(),
+		ExistingClaims:  volume.Manager{Layout: g.layout()}.Claims(),
 	}
 	if err := storedObjects(g, &opts); errors.Is(err, fs.ErrPermission) {
 		// A dry run as a user: the store is root's.
@@ -125,7 +125,7 @@ func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptio
 
 // storedObjects gives the plan the ConfigMaps and Secrets earlier ups applied.
 func storedObjects(g *globalOptions, opts *plan.Options) error {
-	return store.New(g.DataRoot, g.Namespace).View(func(tx *store.Tx) (err error) {
+	return store.New(g.layout().StorePath(), g.Namespace).View(func(tx *store.Tx) (err error) {
 		if opts.StoredConfigMaps, _, err = store.List[corev1.ConfigMap](tx, ""); err != nil {
 			return err
 		}
@@ -158,11 +158,12 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) err
 		progress = nil
 	}
 	return withRuntime(cmd, g, progress, func(ctx context.Context, rt *runtime.Runtime) error {
+		// A failed up still reports what it changed before the failure.
 		results, err := rt.Up(ctx, p, runtime.UpOptions{Replace: o.Replace, ForceRecreate: o.Force, Pull: policy})
-		if err != nil {
-			return err
+		if perr := printResults(cmd.OutOrStdout(), results); err == nil {
+			err = perr
 		}
-		if err := printResults(cmd.OutOrStdout(), results); err != nil {
+		if err != nil {
 			return err
 		}
 		applied, err := rt.Apply(ctx, p)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/containernetworking/cni/libcni"
+
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 func TestPodConfList(t *testing.T) {
@@ -72,7 +74,7 @@ func TestNewChecksPluginsAndSubnet(t *testing.T) {
 		}
 	}
 	other := t.TempDir()
-	_, err := New(Config{PluginDirs: []string{other, dir}, RunRoot: t.TempDir()})
+	_, err := New(Config{PluginDirs: []string{other, dir}, Dirs: podstate.Layout{RunRoot: t.TempDir()}.Network()})
 	if err == nil || !strings.Contains(err.Error(), `"portmap"`) || !strings.Contains(err.Error(), other+", "+dir) {
 		t.Errorf("missing plugin error = %v, want it to name portmap and both directories", err)
 	}
@@ -80,11 +82,11 @@ func TestNewChecksPluginsAndSubnet(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "portmap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{PluginDirs: []string{dir}, RunRoot: t.TempDir()}); err != nil {
+	if _, err := New(Config{PluginDirs: []string{dir}, Dirs: podstate.Layout{RunRoot: t.TempDir()}.Network()}); err != nil {
 		t.Errorf("all plugins present: %v", err)
 	}
 	for _, bad := range []string{"10.213.0.0", "fd00::/64", "10.213.0.0/31", "banana"} {
-		_, err := New(Config{PluginDirs: []string{dir}, RunRoot: t.TempDir(), Subnet: bad})
+		_, err := New(Config{PluginDirs: []string{dir}, Dirs: podstate.Layout{RunRoot: t.TempDir()}.Network(), Subnet: bad})
 		if !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("subnet %q: err = %v, want ErrInvalidArgument", bad, err)
 		}
@@ -114,7 +116,7 @@ func TestTeardownWithoutNetwork(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m, err := New(Config{PluginDirs: []string{dir}, RunRoot: t.TempDir()})
+	m, err := New(Config{PluginDirs: []string{dir}, Dirs: podstate.Layout{RunRoot: t.TempDir()}.Network()})
 	if err != nil {
 		t.Fatal(err)
 	}

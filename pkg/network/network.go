@@ -20,18 +20,18 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/kplay-dev/kplay/pkg/hostport"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // Config says where the plugins are and where network state lives.
 type Config struct {
 	PluginDirs []string // --cni-path; default /opt/cni/bin, then /usr/lib/cni
 	Subnet     string   // --subnet; default DefaultSubnet
-	// RunRoot is --run-root (default /run/kplay). The network keeps:
-	//   netns/<pod id>          the pinned network namespaces
-	//   network/ipam/kplay/     host-local's reservations, one file per IP holding "<pod id>\r\neth0"
-	//   network/cache/results/  libcni's cache of each ADD (read back on DEL), instead of /var/lib/cni
-	//   network/cni.lock        the lock around every CNI ADD and DEL
-	RunRoot string
+	// Dirs are where the network keeps its state (podstate.Layout.Network; default
+	// under /run/kplay): pinned network namespaces, host-local's reservations (one file
+	// per IP holding "<pod id>\r\neth0"), libcni's cache of each ADD (read back on
+	// DEL) instead of /var/lib/cni, and the lock around every CNI ADD and DEL.
+	Dirs podstate.NetworkDirs
 	// Bridge is the host bridge name; default DefaultBridge. Tests use their own
 	// so they never share addresses with a running kplay.
 	Bridge string
@@ -76,8 +76,8 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Subnet == "" {
 		cfg.Subnet = DefaultSubnet
 	}
-	if cfg.RunRoot == "" {
-		cfg.RunRoot = "/run/kplay"
+	if cfg.Dirs == (podstate.NetworkDirs{}) {
+		cfg.Dirs = podstate.Layout{RunRoot: "/run/kplay"}.Network()
 	}
 	if cfg.Bridge == "" {
 		cfg.Bridge = DefaultBridge
@@ -93,12 +93,11 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 
-	root := filepath.Join(cfg.RunRoot, "network")
 	m := &Manager{
-		netnsDir: filepath.Join(cfg.RunRoot, "netns"),
-		ipamDir:  filepath.Join(root, "ipam"),
-		cacheDir: filepath.Join(root, "cache"),
-		lockPath: filepath.Join(root, "cni.lock"),
+		netnsDir: cfg.Dirs.NetNS,
+		ipamDir:  cfg.Dirs.IPAM,
+		cacheDir: cfg.Dirs.Cache,
+		lockPath: cfg.Dirs.Lock,
 	}
 	m.cni = libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, m.cacheDir, nil)
 	if m.podNet, err = libcni.ConfListFromBytes(podConfList(cfg.Bridge, subnet, m.ipamDir)); err != nil {

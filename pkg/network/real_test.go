@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/hostport"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // testNetwork is a Manager on its own bridge, subnet and run root, so the test
@@ -54,7 +55,7 @@ func newTestNetwork(t testing.TB) *testNetwork {
 	root := "/run/kplay-test-" + suffix
 	bridge := "kpt" + suffix
 	subnet := unusedSubnet(t, int(b[0]))
-	m, err := New(Config{PluginDirs: []string{"/opt/cni/bin", "/usr/lib/cni"}, Subnet: subnet, RunRoot: root, Bridge: bridge})
+	m, err := New(Config{PluginDirs: []string{"/opt/cni/bin", "/usr/lib/cni"}, Subnet: subnet, Dirs: podstate.Layout{RunRoot: root}.Network(), Bridge: bridge})
 	if err != nil {
 		t.Skipf("CNI plugins missing: %v", err)
 	}

@@ -120,7 +120,7 @@ func childrenOf(t *testing.T, ppid int) []string {
 
 func TestPrepare(t *testing.T) {
 	root := t.TempDir()
-	infra, err := Prepare(root)
+	infra, err := Prepare(filepath.Join(root, "bin"), filepath.Join(root, "pause", "rootfs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestPrepare(t *testing.T) {
 			t.Errorf("mount source: %v", err)
 		}
 	}
-	again, err := Prepare(root)
+	again, err := Prepare(filepath.Join(root, "bin"), filepath.Join(root, "pause", "rootfs"))
 	if err != nil || again.Binary != infra.Binary || len(again.Mounts) != len(infra.Mounts) {
 		t.Fatalf("second Prepare gave %+v, %v; want the same as %+v", again, err, infra)
 	}

@@ -28,14 +28,14 @@ type Infra struct {
 	Mounts []specs.Mount
 }
 
-// Prepare makes the stable binary copy and the pause rootfs under dataRoot. It is
-// idempotent and costs a few stat calls once done.
-func Prepare(dataRoot string) (Infra, error) {
+// Prepare makes the stable binary copy in binDir and the pause rootfs at rootfs. It
+// is idempotent and costs a few stat calls once done.
+func Prepare(binDir, rootfs string) (Infra, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return Infra{}, fmt.Errorf("preparing pause container: finding kplay's executable: %w", err)
 	}
-	binary, err := stableCopy(exe, filepath.Join(dataRoot, "bin"))
+	binary, err := stableCopy(exe, binDir)
 	if err != nil {
 		return Infra{}, fmt.Errorf("preparing pause container: %w", err)
 	}
@@ -45,7 +45,7 @@ func Prepare(dataRoot string) (Infra, error) {
 	}
 	infra := Infra{
 		Binary: binary,
-		Rootfs: filepath.Join(dataRoot, "pause", "rootfs"),
+		Rootfs: rootfs,
 		Args:   []string{"/" + Name},
 		Mounts: []specs.Mount{readOnlyBind(binary, "/"+Name)},
 	}

@@ -3,136 +3,29 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
-	"github.com/gofrs/flock"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/kplay-dev/kplay/pkg/hook"
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
+	"github.com/kplay-dev/kplay/pkg/podstatus"
 	"github.com/kplay-dev/kplay/pkg/volume"
 )
-
-// podLabels are the labels every container of a pod carries.
-func podLabels(pp *plan.PodPlan) map[string]string {
-	return map[string]string{
-		labels.PodNamespace:  pp.Namespace,
-		labels.PodName:       pp.Name,
-		labels.PodUID:        pp.UID,
-		labels.Owner:         pp.Owner.String(),
-		labels.Source:        pp.Source,
-		labels.SpecHash:      pp.Hash,
-		labels.RestartPolicy: string(pp.Spec.RestartPolicy),
-		labels.GracePeriod:   strconv.FormatInt(gracePeriod(pp), 10),
-	}
-}
-
-func gracePeriod(pp *plan.PodPlan) int64 {
-	if g := pp.Spec.TerminationGracePeriodSeconds; g != nil {
-		return *g
-	}
-	return 30
-}
-
-func withLabels(base map[string]string, kv ...string) map[string]string {
-	out := make(map[string]string, len(base)+len(kv)/2)
-	for k, v := range base {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i]] = kv[i+1]
-	}
-	return out
-}
-
-// lock takes an exclusive file lock. The lock file of a removed pod is deleted by
-// its remover, so after locking, the file must still be the one at the path: a
-// locker that waited on a deleted file tries again.
-func (r *Runtime) lock(name string) (*flock.Flock, error) {
-	return r.lockFile(name, (*flock.Flock).Lock)
-}
-
-func (r *Runtime) lockFile(name string, take func(*flock.Flock) error) (*flock.Flock, error) {
-	dir := filepath.Join(r.cfg.RunRoot, "locks")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, name+".lock")
-	for {
-		l := flock.New(path)
-		if err := take(l); err != nil {
-			return nil, err
-		}
-		held, err := l.Stat()
-		if err != nil {
-			l.Close()
-			return nil, err
-		}
-		if now, err := os.Stat(path); err == nil && os.SameFile(held, now) {
-			return l, nil
-		}
-		l.Close()
-	}
-}
-
-// ownerLocks lock the objects (owners) whose pods an up creates or a down removes:
-// up holds them shared while it creates, down takes them exclusive while it lists,
-// so a `down -f` waits for an `up` of the same file that is creating pods and then
-// sees all of them. Several ups of the same objects still run side by side. Owners
-// are "namespace/Kind/name"; they are locked in order, so two runs never deadlock.
-func (r *Runtime) ownerLocks(owners []string, exclusive bool) (release func(), err error) {
-	names := map[string]bool{}
-	for _, o := range owners {
-		names["owner-"+hashID(o)] = true
-	}
-	var held []*flock.Flock
-	release = func() {
-		for _, l := range held {
-			l.Unlock()
-			// The last holder removes the file; a locker that waited on it locks anew.
-			if ok, _ := l.TryLock(); ok {
-				os.Remove(l.Path())
-				l.Unlock()
-			}
-		}
-	}
-	take := (*flock.Flock).RLock
-	if exclusive {
-		take = (*flock.Flock).Lock
-	}
-	for _, name := range slices.Sorted(maps.Keys(names)) {
-		l, err := r.lockFile(name, take)
-		if err != nil {
-			release()
-			return nil, err
-		}
-		held = append(held, l)
-	}
-	return release, nil
-}
-
-// podLock serialises everything that creates, changes or removes one pod.
-func (r *Runtime) podLock(podID string) (*flock.Flock, error) {
-	return r.lock("pod-" + r.cfg.Namespace + "_" + podID)
-}
 
 // reserve checks that no other pod (of either kind) and no host process holds the pod's host ports, creates the infra
 // container record and attaches the pod to the network, all under the ports lock: the
@@ -162,7 +55,7 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 		if err := network.CheckPorts(pp.HostPorts, holders); err != nil {
 			return nil, "", err
 		}
-		ctr, err := r.newInfra(ctx, pp, id, "", withLabels(lbls, labels.PodIP, r.cfg.HostIP), img)
+		ctr, err := r.newInfra(ctx, pp, id, "", with(lbls, podstate.PodIPLabel(r.cfg.HostIP)), img)
 		return ctr, r.cfg.HostIP, err
 	}
 	nm, err := r.network()
@@ -181,84 +74,10 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 	if err != nil {
 		return ctr, "", fmt.Errorf("setting up the network: %w", err)
 	}
-	if _, err := ctr.SetLabels(ctx, map[string]string{labels.PodIP: att.IP}); err != nil {
+	if _, err := ctr.SetLabels(ctx, podstate.PodIPLabel(att.IP)); err != nil {
 		return ctr, "", err
 	}
 	return ctr, att.IP, nil
-}
-
-// reclaim releases the network of pods a killed kplay left half-made: addresses,
-// rules and netns pins whose infra container no longer exists.
-func (r *Runtime) reclaim(ctx context.Context) error {
-	l, err := r.lock("ports")
-	if err != nil {
-		return err
-	}
-	defer l.Unlock()
-	// The roots may be shared by kplays working in other containerd namespaces:
-	// what any of their pods uses is alive.
-	live, err := r.live(ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	if nm, err := r.network(); err == nil {
-		errs = append(errs, nm.Reclaim(ctx, func(id string) bool { return live.netIDs[id] }))
-	} else if _, statErr := os.Stat(filepath.Join(r.cfg.RunRoot, "network")); statErr == nil {
-		errs = append(errs, err) // there may be networks to release, but no plugins to do it
-	}
-	errs = append(errs, r.reclaimLeases(ctx), r.reapOrphanTasks(ctx), r.reapLockFiles(ctx))
-	r.reclaimBinaries(live.binaries)
-	// Pod directories whose pod has no container left: a killed up or down.
-	for _, root := range []string{filepath.Join(r.cfg.RunRoot, "pods"), filepath.Join(r.cfg.DataRoot, "pods")} {
-		entries, _ := os.ReadDir(root)
-		for _, e := range entries {
-			if live.podKeys[e.Name()] {
-				continue
-			}
-			errs = append(errs,
-				unpinNamespaces(filepath.Join(r.cfg.RunRoot, "pods", e.Name())),
-				r.vol.Remove(e.Name()))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// liveSet is what the kplay pods of every containerd namespace use.
-type liveSet struct {
-	netIDs, podKeys, binaries map[string]bool
-	claims                    map[string]bool // "namespace/name"
-}
-
-func (r *Runtime) live(ctx context.Context) (liveSet, error) {
-	live := liveSet{netIDs: map[string]bool{}, podKeys: map[string]bool{}, binaries: map[string]bool{}, claims: map[string]bool{}}
-	nss, err := r.client.NamespaceService().List(ctx)
-	if err != nil {
-		return live, err
-	}
-	for _, ns := range nss {
-		ctrs, err := r.client.ContainerService().List(namespaces.WithNamespace(ctx, ns))
-		if err != nil {
-			return live, err
-		}
-		for _, c := range ctrs {
-			role := c.Labels[labels.Role]
-			if role == "" {
-				continue
-			}
-			live.podKeys[podKey(ns, c.Labels[labels.PodUID])] = true
-			if role == labels.RoleInfra {
-				live.netIDs[netID(ns, c.ID)] = true
-				live.binaries[c.Labels[labels.Binary]] = true
-				for _, claim := range strings.Split(c.Labels[labels.Claims], ",") {
-					if claim != "" {
-						live.claims[claim] = true
-					}
-				}
-			}
-		}
-	}
-	return live, nil
 }
 
 // images are the pulled images of one up, by reference as written.
@@ -267,20 +86,9 @@ type images map[string]client.Image
 // createPod creates and starts one pod. reserved says whether this run created the
 // pod's infra container: on error, the caller removes such a pod again, and only such.
 func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) (reserved bool, err error) {
-	id := podID(pp.Namespace, pp.Name)
+	id := podstate.PodID(pp.Namespace, pp.Name)
 	hostNetwork := pp.Spec.HostNetwork
-	base := podLabels(pp)
-	infraLabels := withLabels(base,
-		labels.Role, labels.RoleInfra,
-		labels.Created, time.Now().UTC().Format(time.RFC3339),
-		labels.Ports, portsLabel(pp.HostPorts),
-		labels.HostNetwork, strconv.FormatBool(hostNetwork),
-		labels.Claims, claimsLabel(pp),
-		labels.VolumeDataHash, pp.VolumeDataHash,
-		labels.PodLabels, podLabelsJSON(pp.Labels),
-		labels.Binary, r.infra.Binary,
-		labels.Containers, appNames(pp),
-	)
+	infraLabels := podstate.InfraLabels(pp, time.Now(), r.infra.Binary)
 	var infraImg client.Image
 	if r.cfg.InfraImage != "" {
 		infraImg = imgs[r.cfg.InfraImage]
@@ -291,7 +99,8 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	if err != nil {
 		return infra != nil, err
 	}
-	volPaths, err := r.vol.Prepare(r.volumePod(pp))
+	dirs := r.dirs(pp.UID)
+	volPaths, err := r.vol.Prepare(dirs, pp.Volumes)
 	if err != nil {
 		return true, fmt.Errorf("preparing volumes: %w", err)
 	}
@@ -306,13 +115,13 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	if err != nil {
 		return true, err
 	}
-	if ns.Shm, err = r.vol.PodShm(podKey(r.cfg.Namespace, pp.UID)); err != nil {
+	if ns.Shm, err = r.vol.PodShm(dirs); err != nil {
 		return true, fmt.Errorf("mounting the pod's /dev/shm: %w", err)
 	}
 	idx := 0
 	for i := range pp.InitContainers {
 		c := &pp.InitContainers[i]
-		if err := r.runInit(ctx, pp, c, idx, podIP, ns, volPaths, imgs, base, id); err != nil {
+		if err := r.runInit(ctx, pp, c, idx, podIP, ns, volPaths, imgs, id); err != nil {
 			if isConfigError(err) {
 				return true, errors.Join(err, keepConfigError(ctx, infra, c.Name, err))
 			}
@@ -324,7 +133,7 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	var refused []error
 	for i := range pp.Containers {
 		c := &pp.Containers[i]
-		ctr, t, err := r.createContainer(ctx, pp, c, idx, podIP, ns, volPaths, imgs, base, id)
+		ctr, t, err := r.createContainer(ctx, pp, c, idx, podIP, ns, volPaths, imgs, id)
 		if isConfigError(err) {
 			refused = append(refused, fmt.Errorf("container %q: %w", c.Name, err), keepConfigError(ctx, infra, c.Name, err))
 			idx++
@@ -346,44 +155,16 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	}
 	// Only now is the pod whole: a pod without this mark is one an interrupted up
 	// left half-made, and the next up recreates it.
-	if _, err := infra.SetLabels(ctx, map[string]string{labels.Complete: "true"}); err != nil {
+	if _, err := infra.SetLabels(ctx, podstate.CompleteLabel()); err != nil {
 		return true, err
 	}
 	return true, nil
 }
 
-func appNames(pp *plan.PodPlan) string {
-	var names []string
-	for _, c := range pp.Containers {
-		names = append(names, c.Name)
-	}
-	return labels.List(names)
-}
-
-// podLabelsJSON keeps the pod's labels for ps. containerd caps a label at 4 KiB; a
-// pod with more labels than that shows none rather than failing.
-func podLabelsJSON(l map[string]string) string {
-	b, err := json.Marshal(l)
-	if err != nil || len(l) == 0 || len(b) > 4000 {
-		return ""
-	}
-	return string(b)
-}
-
-func claimsLabel(pp *plan.PodPlan) string {
-	var claims []string
-	for _, v := range pp.Volumes {
-		if v.Claim != nil {
-			claims = append(claims, v.Claim.Namespace+"/"+v.Claim.ClaimName)
-		}
-	}
-	return labels.List(claims)
-}
-
 // writeEtc writes the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf.
 func (r *Runtime) writeEtc(pp *plan.PodPlan, podIP string) error {
-	dir := r.podDir(pp.UID)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	dirs := r.dirs(pp.UID)
+	if err := os.MkdirAll(dirs.Run, 0o750); err != nil {
 		return err
 	}
 	hostResolv, err := network.HostResolvConf(pp.Spec.HostNetwork)
@@ -407,7 +188,7 @@ func (r *Runtime) writeEtc(pp *plan.PodPlan, podIP string) error {
 		"resolv.conf": resolv,
 	}
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		if err := os.WriteFile(dirs.Etc(name), data, 0o644); err != nil {
 			return err
 		}
 	}
@@ -415,11 +196,12 @@ func (r *Runtime) writeEtc(pp *plan.PodPlan, podIP string) error {
 }
 
 // createContainer creates a container and its task, not yet started.
-func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]volume.Prepared, imgs images, base map[string]string, group string) (client.Container, client.Task, error) {
+func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]volume.Prepared, imgs images, group string) (client.Container, client.Task, error) {
 	img := imgs[c.Image]
 	if img == nil {
 		return nil, nil, fmt.Errorf("image %q was not pulled", c.Image)
 	}
+	dirs := r.dirs(pp.UID)
 	res, err := c.Resolve(podIP)
 	if err != nil {
 		return nil, nil, err
@@ -430,18 +212,18 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 		return nil, nil, err
 	}
 	vm, err := volumeMounts(res.Mounts, volPaths, func(i int, volumePath, subPath string) (string, error) {
-		return r.vol.BindSubPath(volume.SubPath{PodUID: podKey(r.cfg.Namespace, pp.UID), Container: c.Name, Index: i, Volume: volumePath, Path: subPath})
+		return r.vol.BindSubPath(volume.SubPath{Pod: dirs, Container: c.Name, Index: i, Volume: volumePath, Path: subPath})
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	mounts := append(etcMounts(r.podDir(pp.UID)), vm...)
+	mounts := append(etcMounts(dirs), vm...)
 	specOpts, err := containerSpec(ctx, pp, c, res, img, ns, mounts, group)
 	if err != nil {
 		return nil, nil, err
 	}
 	specOpts = append(specOpts, security)
-	starts := r.startsPath(pp.UID, c.Name)
+	starts := dirs.Starts(c.Name)
 	if err := os.MkdirAll(filepath.Dir(starts), 0o750); err != nil {
 		return nil, nil, err
 	}
@@ -452,20 +234,11 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 		s.Hooks.Poststart = append(s.Hooks.Poststart, hook.Poststart(r.infra.Binary, starts))
 		return nil
 	})
-	role := labels.RoleApp
-	if c.Init {
-		role = labels.RoleInit
-	}
-	id := containerID(group, c.Name)
+	id := podstate.ContainerID(group, c.Name)
 	ctr, err := r.client.NewContainer(ctx, id,
 		client.WithImage(img),
 		client.WithNewSnapshot(id, img),
-		client.WithContainerLabels(withLabels(base,
-			labels.Role, role,
-			labels.Container, c.Name,
-			labels.Index, strconv.Itoa(idx),
-			labels.Ready, strconv.FormatBool(c.Spec.ReadinessProbe == nil && c.Spec.StartupProbe == nil),
-		)),
+		client.WithContainerLabels(podstate.ContainerLabels(pp, c, idx)),
 		// After the labels: WithContainerLabels replaces them all, and the image's
 		// STOPSIGNAL is a label too.
 		client.WithImageStopSignal(img, "SIGTERM"),
@@ -474,7 +247,7 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating: %w", err)
 	}
-	path := r.logPath(pp.UID, c.Name)
+	path := r.dirs(pp.UID).Log(c.Name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, nil, err
 	}
@@ -501,8 +274,8 @@ func logIO(uri *url.URL, terminal bool) cio.Creator {
 
 // runInit runs one init container to its exit. A non-zero exit fails the pod with the
 // exit code and the container's last log lines.
-func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]volume.Prepared, imgs images, base map[string]string, group string) error {
-	ctr, t, err := r.createContainer(ctx, pp, c, idx, podIP, ns, volPaths, imgs, base, group)
+func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Container, idx int, podIP string, ns podNamespaces, volPaths map[string]volume.Prepared, imgs images, group string) error {
+	ctr, t, err := r.createContainer(ctx, pp, c, idx, podIP, ns, volPaths, imgs, group)
 	if err != nil {
 		return fmt.Errorf("init container %q: %w", c.Name, err)
 	}
@@ -520,29 +293,35 @@ func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Contain
 		return ctx.Err()
 	}
 	code := st.ExitCode()
-	exit := map[string]string{
-		labels.ExitCode:   strconv.Itoa(int(code)),
-		labels.FinishedAt: st.ExitTime().UTC().Format(time.RFC3339Nano),
-	}
+	exit := podstate.Exit{Code: int32(code), FinishedAt: st.ExitTime()}
 	// Deleting the task removes its cgroup and the OOM-kill counter in it (see oom.go).
 	if m, err := t.Metrics(ctx); err == nil && oomKills(m) {
-		exit[labels.ExitReason] = reasonOOMKilled
+		exit.Reason = podstatus.OOMKilled
 	}
 	if _, err := t.Delete(ctx); err != nil {
 		return fmt.Errorf("init container %q: deleting task: %w", c.Name, err)
 	}
-	if _, err := ctr.SetLabels(ctx, exit); err != nil {
+	if _, err := ctr.SetLabels(ctx, podstate.ExitLabels(exit)); err != nil {
 		return err
 	}
 	if code != 0 {
 		var tail bytes.Buffer
 		// The log driver may still be flushing; a short read of what is there is enough.
-		_ = logs.Read(ctx, r.logPath(pp.UID, c.Name), logs.ReadOptions{Tail: 10}, &tail, &tail)
+		_ = logs.Read(ctx, r.dirs(pp.UID).Log(c.Name), logs.ReadOptions{Tail: 10}, &tail, &tail)
 		msg := strings.TrimRight(tail.String(), "\n")
 		if msg != "" {
 			msg = ", last log lines:\n" + msg
 		}
-		return fmt.Errorf("init container %q %s%s", c.Name, exited(int32(code), exit[labels.ExitReason]), msg)
+		return fmt.Errorf("init container %q %s%s", c.Name, podstatus.Exited(exit.Code, exit.Reason), msg)
 	}
 	return nil
+}
+
+// with is base with the labels of more added.
+func with(base map[string]string, more ...map[string]string) map[string]string {
+	out := maps.Clone(base)
+	for _, m := range more {
+		maps.Copy(out, m)
+	}
+	return out
 }

@@ -16,8 +16,6 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 	"golang.org/x/term"
-
-	"github.com/kplay-dev/kplay/pkg/labels"
 )
 
 // find returns a pod's container, app or init (see podState.container).
@@ -45,11 +43,11 @@ func (p *podState) container(container string) (*ctrState, error) {
 	var inits []string
 	var initRunning string // the init container the pod waits for
 	for _, c := range p.Containers {
-		name := c.label(labels.Container)
+		name := c.labels().Container()
 		if name == container {
 			return c, nil
 		}
-		if c.label(labels.Role) == labels.RoleInit {
+		if c.labels().IsInit() {
 			inits = append(inits, name)
 			if c.running() {
 				initRunning = name
@@ -59,13 +57,10 @@ func (p *podState) container(container string) (*ctrState, error) {
 		}
 	}
 	// App containers are created after the init containers: the infra container names them all.
-	var names []string
-	if l := p.label(labels.Containers); l != "" {
-		names = strings.Split(l, ",")
-	}
+	names := p.labels().AppContainers()
 	for _, c := range apps {
-		if !slices.Contains(names, c.label(labels.Container)) {
-			names = append(names, c.label(labels.Container))
+		if !slices.Contains(names, c.labels().Container()) {
+			names = append(names, c.labels().Container())
 		}
 	}
 	waitingFor := ""
@@ -109,7 +104,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 		return 0, err
 	}
 	if !c.running() {
-		return 0, fmt.Errorf("%w: container %q of pod %s/%s is not running", errdefs.ErrFailedPrecondition, c.label(labels.Container), o.Namespace, o.Pod)
+		return 0, fmt.Errorf("%w: container %q of pod %s/%s is not running", errdefs.ErrFailedPrecondition, c.labels().Container(), o.Namespace, o.Pod)
 	}
 	ctr, err := r.client.LoadContainer(ctx, c.ID)
 	if err != nil {
@@ -148,7 +143,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 	rand.Read(id)
 	proc, err := t.Exec(ctx, "exec-"+hex.EncodeToString(id), &pspec, cio.NewCreator(ioOpts...))
 	if err != nil {
-		return 0, fmt.Errorf("exec in container %q: %w", c.label(labels.Container), err)
+		return 0, fmt.Errorf("exec in container %q: %w", c.labels().Container(), err)
 	}
 	defer proc.Delete(context.WithoutCancel(ctx), client.WithProcessKill)
 	exitC, err := proc.Wait(ctx)
@@ -156,7 +151,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 		return 0, err
 	}
 	if err := proc.Start(ctx); err != nil {
-		return 0, fmt.Errorf("exec in container %q: %w", c.label(labels.Container), err)
+		return 0, fmt.Errorf("exec in container %q: %w", c.labels().Container(), err)
 	}
 	if stdinW != nil {
 		go func() {
@@ -202,7 +197,7 @@ func (r *Runtime) Log(ctx context.Context, namespace, pod, container string) (Lo
 	}
 	id := c.ID
 	return LogFile{
-		Path: r.logPath(p.label(labels.PodUID), c.label(labels.Container)),
+		Path: r.dirs(p.labels().UID()).Log(c.labels().Container()),
 		Running: func() bool {
 			pods, err := r.pods(ctx)
 			if err != nil {
@@ -214,7 +209,7 @@ func (r *Runtime) Log(ctx context.Context, namespace, pod, container string) (Lo
 			}
 			for _, cc := range st.Containers {
 				if cc.ID == id {
-					return cc.running() || cc.label(restart.StatusLabel) == "running"
+					return cc.running() || cc.Labels[restart.StatusLabel] == "running"
 				}
 			}
 			return false

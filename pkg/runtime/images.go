@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/kplay-dev/kplay/pkg/image"
+	"github.com/kplay-dev/kplay/pkg/lease"
 )
 
 // Images lists the images in kplay's containerd namespace.
@@ -14,7 +15,7 @@ func (r *Runtime) Images(ctx context.Context) ([]image.Info, error) {
 
 // LoadImages imports a docker-save or OCI archive and unpacks it.
 func (r *Runtime) LoadImages(ctx context.Context, archive io.Reader) ([]string, error) {
-	ctx, release, err := r.withLease(r.context(ctx))
+	ctx, release, err := lease.With(r.context(ctx), r.client)
 	if err != nil {
 		return nil, err
 	}

@@ -13,8 +13,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // infraSpec is the OCI spec of the pause container: it owns the pod's UTS, IPC and
@@ -32,7 +32,7 @@ func (r *Runtime) infraSpec(pp *plan.PodPlan, netns, group string, img client.Im
 		)
 	}
 	opts = append(opts,
-		oci.WithAnnotations(map[string]string{labels.ShimGroup: group}),
+		oci.WithAnnotations(podstate.ShimGroup(group)),
 	)
 	if netns == "" {
 		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
@@ -74,8 +74,8 @@ func (r *Runtime) startInfra(ctx context.Context, pp *plan.PodPlan, ctr client.C
 		return podNamespaces{}, fmt.Errorf("starting infra container: %w", err)
 	}
 	ns := podNamespaces{Net: netns}
-	dir := filepath.Join(r.podDir(pp.UID), "ns")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dirs := r.dirs(pp.UID)
+	if err := os.MkdirAll(dirs.Namespaces(), 0o700); err != nil {
 		return ns, err
 	}
 	pins := map[string]*string{"ipc": &ns.IPC}
@@ -86,7 +86,7 @@ func (r *Runtime) startInfra(ctx context.Context, pp *plan.PodPlan, ctr client.C
 		pins["pid"] = &ns.PID
 	}
 	for kind, path := range pins {
-		pin := filepath.Join(dir, kind)
+		pin := dirs.Namespace(kind)
 		if err := pinNamespace(fmt.Sprintf("/proc/%d/ns/%s", t.Pid(), kind), pin); err != nil {
 			return ns, fmt.Errorf("pinning the infra container's %s namespace: %w", kind, err)
 		}
@@ -106,9 +106,9 @@ func pinNamespace(src, pin string) error {
 }
 
 // unpinNamespaces unmounts and removes every pinned namespace of the pod whose
-// directory is podDir.
-func unpinNamespaces(podDir string) error {
-	dir := filepath.Join(podDir, "ns")
+// directories are pod.
+func unpinNamespaces(pod podstate.PodDirs) error {
+	dir := pod.Namespaces()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if os.IsNotExist(err) {

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // A pod's lock file is deleted with the pod. Who waited on the deleted file must end
 // up holding the lock on the file now at the path, or two kplays would both "hold" it.
 func TestLockSurvivesItsFileBeingRemoved(t *testing.T) {
-	r := &Runtime{cfg: Config{RunRoot: t.TempDir(), Namespace: "kplay"}}
+	root := t.TempDir()
+	r := &Runtime{cfg: Config{RunRoot: root, Namespace: "kplay"}, layout: podstate.Layout{RunRoot: root, Namespace: "kplay"}}
 	first, err := r.podLock("default_web")
 	if err != nil {
 		t.Fatal(err)

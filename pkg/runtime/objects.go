@@ -26,7 +26,7 @@ const (
 )
 
 // Store is kplay's store for this runtime's data root and containerd namespace.
-func (r *Runtime) Store() *store.Store { return store.New(r.cfg.DataRoot, r.cfg.Namespace) }
+func (r *Runtime) Store() *store.Store { return store.New(r.layout.StorePath(), r.cfg.Namespace) }
 
 // Apply keeps the plan's ConfigMaps, Secrets and PersistentVolumeClaims in kplay's store,
 // so later commands can use and list them, and creates the directory of every claim.

@@ -11,9 +11,6 @@ import (
 	"github.com/containerd/typeurl/v2"
 )
 
-// reasonOOMKilled is the kubelet's reason for a container the kernel killed for memory.
-const reasonOOMKilled = "OOMKilled"
-
 // How kplay knows a container was killed for memory. Its exit carries no reason: the
 // kubelet learns it from containerd's CRI, which keeps the /tasks/oom event that the shim
 // publishes when the kernel's OOM-kill counter of the container's memory cgroup goes up

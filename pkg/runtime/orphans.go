@@ -150,15 +150,10 @@ func (r *Runtime) reapLockFiles(ctx context.Context) error {
 	for _, p := range pods {
 		live[p.ID] = true
 	}
-	dir := filepath.Join(r.cfg.RunRoot, "locks")
-	prefix := "pod-" + r.cfg.Namespace + "_"
+	dir := r.layout.LockDir()
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		id, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok {
-			continue
-		}
-		id, ok = strings.CutSuffix(id, ".lock")
+		id, ok := r.layout.PodOfLockFile(e.Name())
 		if !ok || live[id] {
 			continue
 		}

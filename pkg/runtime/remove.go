@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,8 +13,8 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/runtime/restart"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/network"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // DownOptions control how pods are removed.
@@ -48,7 +47,7 @@ func (s Selector) matches(p *podState) bool {
 			return true
 		}
 	}
-	owner := p.Namespace + "/" + p.label(labels.Owner)
+	owner := podstate.OwnerKey(p.Namespace, p.labels().Owner())
 	for _, o := range s.Owners {
 		if o == owner {
 			return true
@@ -133,7 +132,7 @@ func (r *Runtime) removeLocked(ctx context.Context, p *podState, o DownOptions) 
 // volumes and files. It works on partial pods too (a failed or interrupted up).
 func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) error {
 	grace := 30 * time.Second
-	if g, err := strconv.Atoi(p.label(labels.GracePeriod)); err == nil {
+	if g, ok := p.labels().GracePeriod(); ok {
 		// As the kubelet: even a pod that asks for 0 gets its stop signal and 2 s.
 		grace = max(time.Duration(g)*time.Second, 2*time.Second)
 	}
@@ -150,7 +149,7 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 			defer wg.Done()
 			if err := r.removeContainer(ctx, c, grace); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("container %q: %w", c.label(labels.Container), err))
+				errs = append(errs, fmt.Errorf("container %q: %w", c.labels().Container(), err))
 				mu.Unlock()
 			}
 		}()
@@ -161,23 +160,23 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 			errs = append(errs, fmt.Errorf("infra container: %w", err))
 		}
 	}
-	uid := p.label(labels.PodUID)
+	uid := p.labels().UID()
 	if uid != "" {
-		if err := unpinNamespaces(r.podDir(uid)); err != nil {
+		if err := unpinNamespaces(r.dirs(uid)); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if p.label(labels.HostNetwork) != "true" {
+	if !p.labels().HostNetwork() {
 		nm, err := r.network()
 		if err == nil {
-			err = nm.Teardown(ctx, network.Pod{ID: r.netID(p.ID), Namespace: p.Namespace, Name: p.Name, Ports: parsePorts(p.label(labels.Ports))})
+			err = nm.Teardown(ctx, network.Pod{ID: r.netID(p.ID), Namespace: p.Namespace, Name: p.Name, Ports: p.labels().Ports()})
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tearing down the network: %w", err))
 		}
 	}
 	if uid != "" {
-		if err := r.vol.Remove(podKey(r.cfg.Namespace, uid)); err != nil {
+		if err := r.vol.Remove(r.dirs(uid)); err != nil {
 			errs = append(errs, fmt.Errorf("removing volumes: %w", err))
 		}
 	}
@@ -190,7 +189,7 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 func (r *Runtime) removeClaims(ctx context.Context, removed []*podState) error {
 	var claims []string
 	for _, p := range removed {
-		claims = append(claims, strings.Split(p.label(labels.Claims), ",")...)
+		claims = append(claims, p.labels().Claims()...)
 	}
 	_, err := r.removeUnusedClaims(ctx, claims)
 	return err

@@ -40,7 +40,7 @@ func (r *Runtime) setRestartLabels(ctx context.Context, ctr client.Container, po
 	if !r.restartPolicies && monitorPolicy != "always" {
 		return nil
 	}
-	uri, err := logs.LogURI(r.infra.Binary, logs.Driver{Path: r.logPath(podUID, name), Rotation: r.cfg.LogRotation})
+	uri, err := logs.LogURI(r.infra.Binary, logs.Driver{Path: r.dirs(podUID).Log(name), Rotation: r.cfg.LogRotation})
 	if err != nil {
 		return err
 	}

@@ -5,19 +5,15 @@ package runtime
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
@@ -25,7 +21,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/pause"
-	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 	"github.com/kplay-dev/kplay/pkg/volume"
 )
 
@@ -61,6 +57,7 @@ type Runtime struct {
 	netOnce         sync.Once
 	net             *network.Manager
 	netErr          error
+	layout          podstate.Layout
 	vol             volume.Manager
 	infra           pause.Infra
 }
@@ -85,7 +82,8 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("containerd at %s is not serving: %w", cfg.Address, err)
 	}
 	log.G(ctx).Debugf("containerd %s (%s)", v.Version, v.Revision)
-	vol := volume.Manager{RunRoot: cfg.RunRoot, DataRoot: cfg.DataRoot}
+	layout := podstate.Layout{RunRoot: cfg.RunRoot, DataRoot: cfg.DataRoot, Namespace: cfg.Namespace}
+	vol := volume.Manager{Layout: layout}
 	if err := vol.SecureRoots(); err != nil {
 		c.Close()
 		return nil, err
@@ -94,6 +92,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg:             cfg,
 		client:          c,
 		restartPolicies: !strings.HasPrefix(strings.TrimPrefix(v.Version, "v"), "1.6"),
+		layout:          layout,
 		vol:             vol,
 	}
 	return r, nil
@@ -119,68 +118,10 @@ func (r *Runtime) network() (*network.Manager, error) {
 	return r.net, r.netErr
 }
 
-// podID is the containerd ID of a pod's infra container and the prefix of its other
-// containers' IDs. Kubernetes names are DNS labels and subdomains, which contain no '_',
-// so "<namespace>_<name>" is unique. A name that is no valid containerd identifier
-// ("--" or "..") or too long falls back to a hash: labels, not IDs, identify pods.
-func podID(namespace, name string) string {
-	id := namespace + "_" + name
-	if identifiers.Validate(id) == nil && len(id) <= maxPodID {
-		return id
-	}
-	return hashID(namespace + "/" + name)
-}
+// netID is the pod's CNI container ID.
+func (r *Runtime) netID(podID string) string { return podstate.NetID(r.cfg.Namespace, podID) }
 
-// maxPodID leaves room in containerd's 76 characters for "_<container name>" of
-// usual length; longer combinations fall back to a hash in containerID.
-const maxPodID = 48
-
-// hashID is a valid containerd identifier of 33 characters derived from s.
-func hashID(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "h" + hex.EncodeToString(sum[:])[:32]
-}
-
-// netID is the pod's CNI container ID. CNI IDs are global to the host (they name
-// iptables chains), so the containerd namespace is part of it: two namespaces may hold
-// pods of the same name.
-func (r *Runtime) netID(podID string) string { return netID(r.cfg.Namespace, podID) }
-
-func netID(namespace, podID string) string { return namespace + "_" + podID }
-
-// containerID is the containerd ID of one container of a pod.
-func containerID(pod, container string) string {
-	id := pod + "_" + container
-	if identifiers.Validate(id) == nil {
-		return id
-	}
-	return hashID(id)
-}
-
-// podKey names a pod's directories under the roots. The containerd namespace is part
-// of it: the same pod may run in two namespaces that share the roots.
-func podKey(namespace, uid string) string { return namespace + "_" + uid }
-
-// volumePod is the pod as the volume manager sees it: its directories by podKey.
-func (r *Runtime) volumePod(pp *plan.PodPlan) *plan.PodPlan {
-	vp := *pp
-	vp.UID = podKey(r.cfg.Namespace, pp.UID)
-	return &vp
-}
-
-// podDir is where kplay keeps a pod's generated files (hosts, resolv.conf, pinned namespaces).
-func (r *Runtime) podDir(uid string) string {
-	return filepath.Join(r.cfg.RunRoot, "pods", podKey(r.cfg.Namespace, uid))
-}
-
-// logPath is a container's log file.
-func (r *Runtime) logPath(uid, container string) string {
-	return filepath.Join(r.cfg.DataRoot, "pods", podKey(r.cfg.Namespace, uid), "logs", container+".log")
-}
-
-// startsPath counts a container's starts (see package hook).
-func (r *Runtime) startsPath(uid, container string) string {
-	return filepath.Join(r.cfg.DataRoot, "pods", podKey(r.cfg.Namespace, uid), "starts", container)
-}
+// dirs is where the pod with metadata.uid uid keeps its files.
+func (r *Runtime) dirs(uid string) podstate.PodDirs { return r.layout.Pod(uid) }
 
 func isNotFound(err error) bool { return errdefs.IsNotFound(err) }

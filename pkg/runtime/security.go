@@ -20,8 +20,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // securityContext merges the pod's and the container's settings, the container's winning.
@@ -349,7 +349,7 @@ type securityConfig struct {
 func (r *Runtime) securityConfig() securityConfig {
 	return securityConfig{
 		seccompDefault: r.cfg.SeccompDefault,
-		seccompDir:     filepath.Join(r.cfg.DataRoot, "seccomp"),
+		seccompDir:     r.layout.SeccompDir(),
 		appArmor:       appArmorEnabled(appArmorEnabledPath),
 	}
 }
@@ -378,29 +378,16 @@ func (r *Runtime) security(ctx context.Context, pp *plan.PodPlan, c *plan.Contai
 // keepConfigError records on the pod's infra container why a container was not
 // created, so that ps shows it waiting with CreateContainerConfigError.
 func keepConfigError(ctx context.Context, infra client.Container, container string, err error) error {
-	key := labels.ConfigError + container
 	msg := err.Error()
 	var ce *configError
 	if errors.As(err, &ce) {
 		msg = ce.msg // without the context up adds
 	}
-	if max := 4000 - len(key); len(msg) > max { // containerd caps a label at 4 KiB
-		msg = msg[:max]
-	}
-	_, serr := infra.SetLabels(ctx, map[string]string{key: msg})
+	_, serr := infra.SetLabels(ctx, podstate.ConfigErrorLabel(container, msg))
 	return serr
 }
 
 // configErrors are the containers of a pod that up refused to create, with why.
 func (p *podState) configErrors() map[string]string {
-	out := map[string]string{}
-	if p.Infra == nil {
-		return out
-	}
-	for k, v := range p.Infra.Labels {
-		if name, ok := strings.CutPrefix(k, labels.ConfigError); ok {
-			out[name] = v
-		}
-	}
-	return out
+	return p.labels().ConfigErrors()
 }

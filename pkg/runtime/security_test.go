@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 func TestVerifyRunAsNonRootFollowsTheKubelet(t *testing.T) {
@@ -280,7 +281,8 @@ func TestAppArmorAnnotation(t *testing.T) {
 }
 
 func TestRefusedContainerShowsCreateContainerConfigError(t *testing.T) {
-	r := &Runtime{cfg: Config{Namespace: "test", DataRoot: t.TempDir()}}
+	root := t.TempDir()
+	r := &Runtime{cfg: Config{Namespace: "test", DataRoot: root}, layout: podstate.Layout{Namespace: "test", DataRoot: root}}
 	msg := "container has runAsNonRoot and image will run as root (pod: \"web_default(u1)\", container: app)"
 	infra := &ctrState{Task: &task.Process{Status: task.Status_RUNNING}}
 	infra.Labels = map[string]string{

@@ -12,8 +12,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 	"github.com/kplay-dev/kplay/pkg/volume"
 )
 
@@ -145,13 +145,13 @@ var cgroupMount = specs.Mount{
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // etcMounts binds the pod's generated /etc/hosts, /etc/hostname and /etc/resolv.conf.
-func etcMounts(dir string) []specs.Mount {
+func etcMounts(pod podstate.PodDirs) []specs.Mount {
 	var ms []specs.Mount
 	for _, f := range []string{"hosts", "hostname", "resolv.conf"} {
 		ms = append(ms, specs.Mount{
 			Destination: "/etc/" + f,
 			Type:        "bind",
-			Source:      filepath.Join(dir, f),
+			Source:      pod.Etc(f),
 			Options:     []string{"rbind", "rprivate", "rw"},
 		})
 	}
@@ -209,7 +209,7 @@ func containerSpec(ctx context.Context, pp *plan.PodPlan, c *plan.Container, res
 			s.Process.Env = env
 			return nil
 		},
-		oci.WithAnnotations(map[string]string{labels.ShimGroup: group}),
+		oci.WithAnnotations(podstate.ShimGroup(group)),
 		oci.WithMounts(mounts),
 		withMountAt(cgroupMount),
 	}

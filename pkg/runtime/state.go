@@ -3,14 +3,12 @@ package runtime
 import (
 	"context"
 	"sort"
-	"strconv"
-	"time"
 
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/core/containers"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // podState is one pod as containerd has it, read from labels and task states.
@@ -27,23 +25,19 @@ type ctrState struct {
 	Task *task.Process // nil when the container has no task
 }
 
-func (c *ctrState) label(k string) string { return c.Labels[k] }
+// labels reads the container's labels through the codec.
+func (c *ctrState) labels() podstate.Labels { return podstate.Labels(c.Labels) }
 
 func (c *ctrState) running() bool {
 	return c != nil && c.Task != nil && c.Task.Status == task.Status_RUNNING
 }
 
-// UID, Hash and the other pod-wide facts live on the infra container.
-func (p *podState) label(k string) string {
+// labels are the pod-wide facts: UID, hash and the others live on the infra container.
+func (p *podState) labels() podstate.Labels {
 	if p.Infra == nil {
-		return ""
+		return podstate.Labels{}
 	}
-	return p.Infra.label(k)
-}
-
-func (p *podState) created() time.Time {
-	t, _ := time.Parse(time.RFC3339, p.label(labels.Created))
-	return t
+	return p.Infra.labels()
 }
 
 // key is "namespace/name".
@@ -66,18 +60,17 @@ func (r *Runtime) pods(ctx context.Context) (map[string]*podState, error) {
 	}
 	pods := map[string]*podState{}
 	for _, c := range ctrs {
-		role := c.Labels[labels.Role]
-		if role == "" {
+		l := podstate.Labels(c.Labels)
+		if !l.Managed() {
 			continue
 		}
-		ns, name := c.Labels[labels.PodNamespace], c.Labels[labels.PodName]
-		p := pods[ns+"/"+name]
+		p := pods[l.Key()]
 		if p == nil {
-			p = &podState{Namespace: ns, Name: name}
-			pods[ns+"/"+name] = p
+			p = &podState{Namespace: l.Namespace(), Name: l.Name()}
+			pods[l.Key()] = p
 		}
 		cs := &ctrState{Container: c, Task: tasks[c.ID]}
-		if role == labels.RoleInfra {
+		if l.IsInfra() {
 			p.Infra, p.ID = cs, c.ID
 		} else {
 			p.Containers = append(p.Containers, cs)
@@ -85,12 +78,10 @@ func (r *Runtime) pods(ctx context.Context) (map[string]*podState, error) {
 	}
 	for _, p := range pods {
 		sort.Slice(p.Containers, func(i, j int) bool {
-			a, _ := strconv.Atoi(p.Containers[i].label(labels.Index))
-			b, _ := strconv.Atoi(p.Containers[j].label(labels.Index))
-			return a < b
+			return p.Containers[i].labels().Index() < p.Containers[j].labels().Index()
 		})
 		if p.ID == "" {
-			p.ID = podID(p.Namespace, p.Name)
+			p.ID = podstate.PodID(p.Namespace, p.Name)
 		}
 	}
 	return pods, nil

@@ -2,10 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/containerd/containerd/api/types/task"
@@ -15,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kplay-dev/kplay/pkg/hook"
-	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/podstatus"
 )
 
 // List reports every kplay pod as the API server would: a corev1.Pod with status
@@ -37,20 +33,14 @@ func (r *Runtime) pod(ctx context.Context, p *podState) corev1.Pod {
 	var pod corev1.Pod
 	pod.APIVersion, pod.Kind = "v1", "Pod"
 	pod.Name, pod.Namespace = p.Name, p.Namespace
-	pod.UID = types.UID(p.label(labels.PodUID))
-	pod.CreationTimestamp = metav1.NewTime(p.created())
-	if l := p.label(labels.PodLabels); l != "" {
-		json.Unmarshal([]byte(l), &pod.Labels)
-	}
-	pod.Annotations = map[string]string{}
-	for _, k := range []string{labels.Owner, labels.Source, labels.SpecHash, labels.Ports} {
-		if v := p.label(k); v != "" {
-			pod.Annotations[k] = v
-		}
-	}
-	pod.Spec.RestartPolicy = corev1.RestartPolicy(p.label(labels.RestartPolicy))
-	pod.Spec.HostNetwork = p.label(labels.HostNetwork) == "true"
-	pod.Status.PodIP = p.label(labels.PodIP)
+	l := p.labels()
+	pod.UID = types.UID(l.UID())
+	pod.CreationTimestamp = metav1.NewTime(l.Created())
+	pod.Labels = l.PodLabels()
+	pod.Annotations = l.Annotations()
+	pod.Spec.RestartPolicy = l.RestartPolicy()
+	pod.Spec.HostNetwork = l.HostNetwork()
+	pod.Status.PodIP = l.PodIP()
 	if pod.Status.PodIP != "" {
 		pod.Status.PodIPs = []corev1.PodIP{{IP: pod.Status.PodIP}}
 	}
@@ -59,11 +49,11 @@ func (r *Runtime) pod(ctx context.Context, p *podState) corev1.Pod {
 	}
 	oom := r.oomKilled(ctx, p)
 	for _, c := range p.Containers {
-		starts := hook.Starts(r.startsPath(p.label(labels.PodUID), c.label(labels.Container)))
+		starts := hook.Starts(r.dirs(l.UID()).Starts(c.labels().Container()))
 		cs := c.status(starts, oom[c.ID])
 		cs.RestartCount = hook.Restarts(starts)
 		spec := corev1.Container{Name: cs.Name, Image: cs.Image}
-		if c.label(labels.Role) == labels.RoleInit {
+		if c.labels().IsInit() {
 			pod.Spec.InitContainers = append(pod.Spec.InitContainers, spec)
 			pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses, cs)
 		} else {
@@ -74,12 +64,12 @@ func (r *Runtime) pod(ctx context.Context, p *podState) corev1.Pod {
 	// App containers not created yet (init containers still run, or kplay refused
 	// them) wait, as the kubelet shows.
 	refused := p.configErrors()
-	if names := p.label(labels.Containers); names != "" {
+	if names := l.AppContainers(); len(names) > 0 {
 		have := map[string]bool{}
 		for _, cs := range pod.Status.ContainerStatuses {
 			have[cs.Name] = true
 		}
-		for _, name := range strings.Split(names, ",") {
+		for _, name := range names {
 			if !have[name] {
 				waiting := &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
 				if msg, ok := refused[name]; ok {
@@ -114,113 +104,23 @@ func (r *Runtime) pod(ctx context.Context, p *podState) corev1.Pod {
 	return pod
 }
 
-// StatusColumn is the STATUS column of `kubectl get pods` for the pod, computed as
-// kubectl's printPod does: the first init container not done, else the last app
-// container's waiting or terminated reason, else the phase.
-func StatusColumn(pod *corev1.Pod) string {
-	reason := string(pod.Status.Phase)
-	if pod.Status.Reason != "" {
-		reason = pod.Status.Reason
-	}
-	for i, cs := range pod.Status.InitContainerStatuses {
-		switch t, w := cs.State.Terminated, cs.State.Waiting; {
-		case t != nil && t.ExitCode == 0:
-			continue
-		case t != nil:
-			return "Init:" + terminatedWord(t)
-		case w != nil && w.Reason != "" && w.Reason != "PodInitializing":
-			return "Init:" + w.Reason
-		default:
-			return fmt.Sprintf("Init:%d/%d", i, len(pod.Spec.InitContainers))
-		}
-	}
-	running := false
-	for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
-		cs := pod.Status.ContainerStatuses[i]
-		switch {
-		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
-			reason = cs.State.Waiting.Reason
-		case cs.State.Terminated != nil:
-			reason = terminatedWord(cs.State.Terminated)
-		case cs.Ready && cs.State.Running != nil:
-			running = true
-		}
-	}
-	if reason == "Completed" && running {
-		reason = "NotReady"
-		for _, c := range pod.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				reason = "Running"
-			}
-		}
-	}
-	return reason
-}
-
-// terminatedWord is a terminated container's reason, or kubectl's words for an exit without one.
-func terminatedWord(t *corev1.ContainerStateTerminated) string {
-	switch {
-	case t.Reason != "":
-		return t.Reason
-	case t.Signal != 0:
-		return fmt.Sprintf("Signal:%d", t.Signal)
-	}
-	return fmt.Sprintf("ExitCode:%d", t.ExitCode)
-}
-
 // phase follows the API server's rules for a pod's phase.
 func (p *podState) phase(statuses []corev1.ContainerStatus, policy corev1.RestartPolicy) corev1.PodPhase {
-	if !p.Infra.running() {
-		if p.Infra == nil || p.Infra.Task == nil {
-			return corev1.PodPending
-		}
-		return corev1.PodFailed
-	}
-	// As the kubelet's getPhase: a container waiting to be restarted counts as stopped.
-	running, stopped, succeeded, waiting := 0, 0, 0, 0
-	for _, cs := range statuses {
-		switch {
-		case cs.State.Running != nil:
-			running++
-		case cs.State.Terminated != nil:
-			stopped++
-			if cs.State.Terminated.ExitCode == 0 {
-				succeeded++
-			}
-		case cs.LastTerminationState.Terminated != nil || cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff":
-			stopped++
-		default:
-			waiting++
-		}
-	}
+	sandbox := podstatus.SandboxRunning
 	switch {
-	case waiting > 0:
-		return corev1.PodPending
-	case running > 0:
-		return corev1.PodRunning
-	case stopped == 0:
-		return corev1.PodPending
-	case policy == corev1.RestartPolicyAlways:
-		return corev1.PodRunning
-	case stopped == succeeded:
-		return corev1.PodSucceeded
-	case policy == corev1.RestartPolicyNever:
-		return corev1.PodFailed
+	case p.Infra == nil || p.Infra.Task == nil:
+		sandbox = podstatus.SandboxPending
+	case !p.Infra.running():
+		sandbox = podstatus.SandboxDead
 	}
-	// OnFailure: restarting, or failed for good where the daemon cannot restart.
-	for _, cs := range statuses {
-		if cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 {
-			return corev1.PodFailed
-		}
-	}
-	return corev1.PodRunning
+	return podstatus.Phase(sandbox, statuses, policy)
 }
 
 // status is the container's state in the kubelet's words. starts are its starts as the
 // hook recorded them; oomKilled says the kernel killed its exited task for memory.
 func (c *ctrState) status(starts []time.Time, oomKilled bool) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{
-		Name:        c.label(labels.Container),
+		Name:        c.labels().Container(),
 		Image:       c.Image,
 		ContainerID: "containerd://" + c.ID,
 	}
@@ -230,24 +130,24 @@ func (c *ctrState) status(starts []time.Time, oomKilled bool) corev1.ContainerSt
 	if n := len(starts); n > 0 && !starts[n-1].IsZero() {
 		started = metav1.NewTime(starts[n-1])
 	}
+	exit, hasExit := c.labels().Exit()
 	switch {
-	case c.Task == nil && c.label(labels.ExitCode) != "":
-		code, _ := strconv32(c.label(labels.ExitCode))
-		reason := c.label(labels.ExitReason)
+	case c.Task == nil && hasExit:
+		reason := exit.Reason
 		if reason == "" {
-			reason = exitReason(code, false)
+			reason = podstatus.ExitReason(exit.Code, false)
 		}
-		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason, StartedAt: started}
-		if at, err := time.Parse(time.RFC3339Nano, c.label(labels.FinishedAt)); err == nil {
-			t.FinishedAt = metav1.NewTime(at)
+		t := &corev1.ContainerStateTerminated{ExitCode: exit.Code, Reason: reason, StartedAt: started}
+		if !exit.FinishedAt.IsZero() {
+			t.FinishedAt = metav1.NewTime(exit.FinishedAt)
 		}
 		cs.State.Terminated = t
 	case c.Task != nil && (c.Task.Status == task.Status_RUNNING || c.Task.Status == task.Status_PAUSED):
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: started}
-		cs.Ready, cs.Started = c.label(labels.Ready) != "false", ptr(true)
+		cs.Ready, cs.Started = c.labels().Ready(), ptr(true)
 	case c.Task != nil && c.Task.Status == task.Status_STOPPED:
 		code := int32(c.Task.ExitStatus)
-		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: exitReason(code, oomKilled), StartedAt: started}
+		t := &corev1.ContainerStateTerminated{ExitCode: code, Reason: podstatus.ExitReason(code, oomKilled), StartedAt: started}
 		if c.Task.ExitedAt != nil {
 			t.FinishedAt = metav1.NewTime(c.Task.ExitedAt.AsTime())
 		}
@@ -258,7 +158,7 @@ func (c *ctrState) status(starts []time.Time, oomKilled bool) corev1.ContainerSt
 		} else {
 			cs.State.Terminated = t
 		}
-	case c.label(restart.StatusLabel) == "running":
+	case c.Labels[restart.StatusLabel] == "running":
 		// kplay hands a container to the restart monitor after its first start, so
 		// this one ran, and the monitor is between deleting its task and starting
 		// the next one.
@@ -273,31 +173,6 @@ func (c *ctrState) status(starts []time.Time, oomKilled bool) corev1.ContainerSt
 // container again: it watches it, and its policy is not on-failure after a clean exit.
 func restarting(l map[string]string, code int32) bool {
 	return l[restart.StatusLabel] == "running" && !(l[restart.PolicyLabel] == "on-failure" && code == 0)
-}
-
-// exitReason is the kubelet's reason for an exit. As containerd's CRI, a kill for
-// memory during the run makes it OOMKilled whatever the exit code.
-func exitReason(code int32, oomKilled bool) string {
-	if oomKilled {
-		return reasonOOMKilled
-	}
-	if code == 0 {
-		return "Completed"
-	}
-	return "Error"
-}
-
-// exited says how a container ended, for an error: "exited with code 137 (OOMKilled)".
-func exited(code int32, reason string) string {
-	if reason == reasonOOMKilled {
-		return fmt.Sprintf("exited with code %d (%s)", code, reason)
-	}
-	return fmt.Sprintf("exited with code %d", code)
-}
-
-func strconv32(s string) (int32, error) {
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
-	return int32(n), err
 }
 
 func ptr[T any](v T) *T { return &v }

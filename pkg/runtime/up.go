@@ -2,22 +2,19 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 	"sync"
 
-	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/errdefs"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/image"
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/network"
-	"github.com/kplay-dev/kplay/pkg/pause"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
+	"github.com/kplay-dev/kplay/pkg/reconcile"
 )
 
 // Action is what up or down did to a pod.
@@ -39,6 +36,7 @@ type PodResult struct {
 	Action          Action
 	Err             error
 	reserved        bool // up created the pod's infra container in this run
+	removedOld      bool // up removed the version of the pod that existed
 }
 
 // UpOptions control how up converges.
@@ -63,181 +61,59 @@ func sortedPods(pods map[string]*podState) []*podState {
 	return out
 }
 
-// healthy is a pod that an up finished and whose infra container runs: its
-// containers, namespaces and network exist.
-func (p *podState) healthy() bool {
-	return p.Infra.running() && p.label(labels.Complete) == "true"
-}
-
-// Up makes the machine run what the plan says. It pulls first, then creates pods in
-// parallel; if any pod fails, the pods this run created are removed again.
+// Up makes the machine run what the plan says: reconcile decides per pod, apply
+// executes. Conflicts stop it before anything changes.
 func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResult, error) {
 	ctx = r.context(ctx)
 	existing, err := r.pods(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
+	actions := reconcile.Pods(p.Pods, observe(existing), reconcile.Options{Replace: o.Replace, ForceRecreate: o.ForceRecreate})
+	if err := conflicts(actions); err != nil {
+		return nil, err
+	}
+	return r.apply(ctx, actions, existing, o)
+}
 
-	var results []PodResult
-	var create []*plan.PodPlan
-	var replace []*podState    // existing pods to remove before their new version is created
-	var update []*plan.PodPlan // running pods whose volume data changed
-	var conflicts, owners []string
-	planned := map[string]bool{}
-	for i := range p.Pods {
-		pp := &p.Pods[i]
-		key := pp.Namespace + "/" + pp.Name
-		planned[key] = true
-		st := existing[key]
+// observe is what reconcile needs to know of the pods that exist.
+func observe(pods map[string]*podState) []reconcile.Observed {
+	var out []reconcile.Observed
+	for _, p := range sortedPods(pods) {
+		l := p.labels()
+		out = append(out, reconcile.Observed{
+			Namespace: p.Namespace, Name: p.Name,
+			Owner: l.Owner(), Source: l.Source(), SpecHash: l.SpecHash(), VolumeDataHash: l.VolumeDataHash(),
+			Running:      p.Infra.running(),
+			Complete:     l.Complete(),
+			ConfigErrors: len(l.ConfigErrors()) > 0,
+		})
+	}
+	return out
+}
+
+// conflicts is the error of an up that must not start: pods of other objects first,
+// as no flag helps with them.
+func conflicts(actions []reconcile.Action) error {
+	var owners, specs []string
+	for _, a := range actions {
 		switch {
-		case st == nil:
-			create = append(create, pp)
-		case st.label(labels.Owner) != pp.Owner.String():
-			// Another object's pod (a Pod web-1 and a replica of Deployment web):
-			// neither --replace nor --force-recreate may take it over.
-			owners = append(owners, fmt.Sprintf("pod %s was created by %s from %s; %s would replace it",
-				key, st.label(labels.Owner), st.label(labels.Source), pp.Owner))
-		case st.label(labels.SpecHash) == pp.Hash && st.healthy() && !o.ForceRecreate:
-			if st.label(labels.VolumeDataHash) != pp.VolumeDataHash {
-				update = append(update, pp)
-			} else {
-				results = append(results, PodResult{Namespace: pp.Namespace, Name: pp.Name, Action: Unchanged})
-			}
-		case st.label(labels.SpecHash) != pp.Hash && !o.Replace && !o.ForceRecreate && len(st.configErrors()) == 0:
-			// A pod kept for its refused containers is replaced by the fixed version.
-			conflicts = append(conflicts, key)
+		case a.Kind != reconcile.Conflict:
+		case a.OtherOwner:
+			owners = append(owners, a.Reason)
 		default:
-			replace = append(replace, st)
-			create = append(create, pp)
+			specs = append(specs, a.Key())
 		}
 	}
 	if len(owners) > 0 {
-		return nil, fmt.Errorf("%w: %s; remove it first (kplay down NAME) or rename one of them",
+		return fmt.Errorf("%w: %s; remove it first (kplay down NAME) or rename one of them",
 			errdefs.ErrFailedPrecondition, strings.Join(owners, "; "))
 	}
-	if len(conflicts) > 0 {
-		return nil, fmt.Errorf("%w: pods %s exist with a different spec; run `kplay up --replace` to recreate them",
-			errdefs.ErrFailedPrecondition, strings.Join(conflicts, ", "))
+	if len(specs) > 0 {
+		return fmt.Errorf("%w: pods %s exist with a different spec; run `kplay up --replace` to recreate them",
+			errdefs.ErrFailedPrecondition, strings.Join(specs, ", "))
 	}
-	var stale []*podState
-	if o.Replace {
-		owners := map[string]bool{}
-		for _, pp := range p.Pods {
-			owners[pp.Namespace+"/"+pp.Owner.String()] = true
-		}
-		for _, st := range sortedPods(existing) {
-			if !planned[st.key()] && owners[st.Namespace+"/"+st.label(labels.Owner)] {
-				stale = append(stale, st)
-			}
-		}
-	}
-
-	for _, pp := range update {
-		results = append(results, r.updateVolumes(ctx, pp, existing[pp.Namespace+"/"+pp.Name]))
-	}
-	replacing := map[string]bool{}
-	for _, st := range replace {
-		replacing[st.key()] = true
-	}
-	// A pod being replaced may hold its own ports (hostNetwork): it is checked once
-	// its old version is gone.
-	for _, pp := range create {
-		if replacing[pp.Namespace+"/"+pp.Name] {
-			continue
-		}
-		if err := network.CheckHostPorts(pp.HostPorts); err != nil {
-			return nil, fmt.Errorf("pod %s/%s: %w", pp.Namespace, pp.Name, err)
-		}
-	}
-	if len(create) > 0 {
-		if r.infra, err = pause.Prepare(r.cfg.DataRoot); err != nil {
-			return nil, fmt.Errorf("preparing the pause container: %w", err)
-		}
-		if err := r.reclaim(ctx); err != nil {
-			return nil, fmt.Errorf("releasing what killed kplay runs left: %w", err)
-		}
-		for _, pp := range create {
-			if pp.Spec.RestartPolicy == corev1.RestartPolicyOnFailure && !r.restartPolicies {
-				r.warn(restartPolicyWarning)
-				break
-			}
-		}
-		for _, pp := range create {
-			for _, c := range pp.Containers {
-				if c.Spec.TTY && !r.restartPolicies && r.restarts(pp.Spec.RestartPolicy) {
-					r.warn(fmt.Sprintf("pod %s/%s: container %q: %s", pp.Namespace, pp.Name, c.Name, ttyRestartWarning))
-				}
-			}
-		}
-	}
-	if len(create) > 0 {
-		var release func()
-		if ctx, release, err = r.withLease(ctx); err != nil {
-			return nil, err
-		}
-		defer release()
-	}
-	imgs, err := r.pull(ctx, create, o.Pull)
-	if err != nil {
-		return nil, err
-	}
-
-	var creating []string
-	for _, pp := range create {
-		creating = append(creating, pp.Namespace+"/"+pp.Owner.String())
-	}
-	releaseOwners, err := r.ownerLocks(creating, false)
-	if err != nil {
-		return nil, err
-	}
-	for _, res := range r.removeAll(ctx, stale, DownOptions{}) {
-		results = append(results, res)
-	}
-	created := r.createAll(ctx, create, replacing, imgs, o)
-	releaseOwners()
-	var failed, refused []error
-	for _, res := range created {
-		switch {
-		case res.Err == nil:
-		case isConfigError(res.Err):
-			// The kubelet keeps a pod whose container it refuses, the container
-			// waiting: so does up, and it reports the pod's error.
-			refused = append(refused, res.Err)
-			res.Err = fmt.Errorf("%w\nThe pod stays, that container waiting in %s (see kplay ps): fix the manifest and run up again, or remove the pod with down",
-				res.Err, reasonConfigError)
-		default:
-			failed = append(failed, res.Err)
-			continue
-		}
-		results = append(results, res)
-	}
-	if len(failed) > 0 {
-		failed = append(failed, refused...)
-		// Roll back the pods this run created, so a failed up leaves nothing
-		// half-made, and nothing that another kplay made meanwhile is touched. It
-		// runs to its end even when the user interrupted up.
-		ctx := context.WithoutCancel(ctx)
-		pods, err := r.pods(ctx)
-		if err != nil {
-			failed = append(failed, fmt.Errorf("rolling back: %w", err))
-		}
-		var undo []*podState
-		for _, res := range created {
-			if st := pods[res.Namespace+"/"+res.Name]; st != nil && res.reserved {
-				undo = append(undo, st)
-			}
-		}
-		for _, res := range r.removeAll(ctx, undo, DownOptions{}) {
-			if res.Err != nil {
-				failed = append(failed, fmt.Errorf("rolling back: %w", res.Err))
-			}
-		}
-		return nil, errors.Join(failed...)
-	}
-	sort.Slice(results, func(i, j int) bool {
-		return results[i].Namespace+"/"+results[i].Name < results[j].Namespace+"/"+results[j].Name
-	})
-	return results, nil
+	return nil
 }
 
 // updateVolumes rewrites a running pod's configMap and secret volumes with the atomic
@@ -250,19 +126,15 @@ func (r *Runtime) updateVolumes(ctx context.Context, pp *plan.PodPlan, st *podSt
 		return res
 	}
 	defer l.Unlock()
-	err = r.vol.Update(r.volumePod(pp))
+	err = r.vol.Update(r.dirs(pp.UID), pp.Volumes)
 	if err == nil {
-		_, err = r.client.ContainerService().Update(ctx, withVolumeHash(st.Infra.Container, pp.VolumeDataHash), "labels."+labels.VolumeDataHash)
+		c := st.Infra.Container
+		_, err = r.client.ContainerService().Update(ctx, c, podstate.SetVolumeDataHash(&c, pp.VolumeDataHash)...)
 	}
 	if err != nil {
 		res.Action, res.Err = Failed, fmt.Errorf("updating volumes of pod %s: %w", st.key(), err)
 	}
 	return res
-}
-
-func withVolumeHash(c containers.Container, hash string) containers.Container {
-	c.Labels = withLabels(c.Labels, labels.VolumeDataHash, hash)
-	return c
 }
 
 // replacePod creates a pod under its lock, first removing the version that exists
@@ -275,7 +147,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 		res.Action, res.Err = Failed, fmt.Errorf("creating pod %s: %w", key, err)
 		return res
 	}
-	l, err := r.podLock(podID(pp.Namespace, pp.Name))
+	l, err := r.podLock(podstate.PodID(pp.Namespace, pp.Name))
 	if err != nil {
 		return fail(err)
 	}
@@ -294,7 +166,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 	if st := pods[key]; st != nil {
 		if !replace {
 			// Another kplay created it since this one looked.
-			if st.label(labels.SpecHash) == pp.Hash {
+			if st.labels().SpecHash() == pp.Hash {
 				res.Action = Unchanged
 				return res
 			}
@@ -303,6 +175,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 		if err := r.removePod(ctx, st, DownOptions{}); err != nil {
 			return fail(fmt.Errorf("removing the old version: %w", err))
 		}
+		res.removedOld = true
 		if err := network.CheckHostPorts(pp.HostPorts); err != nil {
 			noPod = true
 			return fail(err)

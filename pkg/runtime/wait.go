@@ -3,24 +3,18 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
+	"github.com/kplay-dev/kplay/pkg/podstatus"
+	"github.com/kplay-dev/kplay/pkg/probe"
 )
 
 // probeState tracks one container's startup and readiness probes as the kubelet does.
@@ -105,10 +99,10 @@ func (r *Runtime) check(ctx context.Context, pp *plan.PodPlan, st *podState, pro
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && !r.restarts(policy) {
-			return false, "", r.failure(ctx, st, cs.Name, exited(t.ExitCode, t.Reason))
+			return false, "", r.failure(ctx, st, cs.Name, podstatus.Exited(t.ExitCode, t.Reason))
 		}
 	}
-	podIP := st.label(labels.PodIP)
+	podIP := st.labels().PodIP()
 	var why []string
 	for _, cs := range pod.Status.ContainerStatuses {
 		var s *probeState
@@ -153,7 +147,7 @@ func stateWord(cs corev1.ContainerStatus) string {
 // failure is the error for a container that failed, with its last log lines.
 func (r *Runtime) failure(ctx context.Context, st *podState, container, what string) error {
 	var tail bytes.Buffer
-	_ = logs.Read(ctx, r.logPath(st.label(labels.PodUID), container), logs.ReadOptions{Tail: 10}, &tail, nil)
+	_ = logs.Read(ctx, r.dirs(st.labels().UID()).Log(container), logs.ReadOptions{Tail: 10}, &tail, nil)
 	msg := strings.TrimRight(tail.String(), "\n")
 	if msg != "" {
 		msg = ", last log lines:\n" + msg
@@ -203,9 +197,8 @@ func (r *Runtime) probe(ctx context.Context, st *podState, podIP string, ports [
 
 func (r *Runtime) setReady(ctx context.Context, st *podState, container string, ready bool) {
 	for _, c := range st.Containers {
-		if c.label(labels.Container) == container {
-			c.Labels = withLabels(c.Labels, labels.Ready, strconv.FormatBool(ready))
-			r.client.ContainerService().Update(ctx, c.Container, "labels."+labels.Ready)
+		if c.labels().Container() == container {
+			r.client.ContainerService().Update(ctx, c.Container, podstate.SetReady(&c.Container, ready)...)
 		}
 	}
 }
@@ -233,131 +226,10 @@ func (r *Runtime) runProbe(ctx context.Context, st *podState, podIP, container s
 			return errors.New(msg)
 		}
 		return nil
-	case pr.HTTPGet != nil:
-		g := pr.HTTPGet
-		host := g.Host
-		if host == "" {
-			host = podIP
-		}
-		port, err := probePort(g.Port, ports)
-		if err != nil {
-			return err
-		}
-		scheme := strings.ToLower(string(g.Scheme))
-		if scheme == "" {
-			scheme = "http"
-		}
-		url := fmt.Sprintf("%s://%s%s", scheme, net.JoinHostPort(host, strconv.Itoa(port)), g.Path)
-		return httpProbe(ctx, url, g.HTTPHeaders)
-	case pr.TCPSocket != nil:
-		host := pr.TCPSocket.Host
-		if host == "" {
-			host = podIP
-		}
-		port, err := probePort(pr.TCPSocket.Port, ports)
-		if err != nil {
-			return err
-		}
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	case pr.GRPC != nil:
-		return grpcProbe(ctx, net.JoinHostPort(podIP, strconv.Itoa(int(pr.GRPC.Port))), pr.GRPC.Service)
+	case pr.HTTPGet != nil, pr.TCPSocket != nil, pr.GRPC != nil:
+		return probe.Network(ctx, pr.ProbeHandler, podIP, ports)
 	}
 	return errors.New("probe has no handler")
-}
-
-// probeClient probes as the kubelet's: certificates are not verified (a probe checks
-// that the server answers, not who it is), no connection is kept, and a redirect to
-// another host is not followed but counts as the answer.
-var probeClient = &http.Client{
-	Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
-		DisableKeepAlives: true,
-		Proxy:             nil,
-	},
-	CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		if req.URL.Hostname() != via[0].URL.Hostname() {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	},
-}
-
-// httpProbe GETs url with the probe's headers. A Host header sets the request's host,
-// and the kubelet's User-Agent and Accept are sent unless the probe sets its own.
-func httpProbe(ctx context.Context, url string, headers []corev1.HTTPHeader) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("User-Agent", probeUserAgent)
-	req.Header.Set("Accept", "*/*")
-	set := map[string]bool{}
-	for _, h := range headers {
-		name := http.CanonicalHeaderKey(h.Name)
-		if name == "Host" {
-			req.Host = h.Value
-			continue
-		}
-		if !set[name] {
-			req.Header.Del(name) // the probe's own value replaces the default
-			set[name] = true
-		}
-		req.Header.Add(name, h.Value)
-	}
-	resp, err := probeClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
-	}
-	return nil
-}
-
-// probeUserAgent is what the kubelet sends, with the Kubernetes version kplay follows.
-const probeUserAgent = "kube-probe/1.37"
-
-// grpcProbe asks the gRPC health service, as the kubelet does: SERVING passes.
-func grpcProbe(ctx context.Context, addr string, service *string) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	req := &healthpb.HealthCheckRequest{}
-	if service != nil {
-		req.Service = *service
-	}
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, req)
-	if err != nil {
-		return fmt.Errorf("gRPC health check of %s: %w", addr, err)
-	}
-	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		return fmt.Errorf("gRPC health check of %s: %s", addr, resp.GetStatus())
-	}
-	return nil
-}
-
-// probePort resolves a probe's port, by number or by the name of a container port.
-func probePort(p intstr.IntOrString, ports []corev1.ContainerPort) (int, error) {
-	if p.Type == intstr.Int {
-		return p.IntValue(), nil
-	}
-	for _, cp := range ports {
-		if cp.Name == p.StrVal {
-			return int(cp.ContainerPort), nil
-		}
-	}
-	return 0, fmt.Errorf("the container has no port named %q", p.StrVal)
 }
 
 func containerPorts(pp *plan.PodPlan, name string) []corev1.ContainerPort {

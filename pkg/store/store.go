@@ -37,14 +37,11 @@ type Store struct {
 	now     func() time.Time
 }
 
-// Dir is the store's directory under a data root; it is 0700, the file in it 0600:
-// the store holds Secrets.
-func Dir(dataRoot string) string { return filepath.Join(dataRoot, "store") }
-
-// New returns the store of a data root and containerd namespace. It touches nothing
-// until the first transaction.
-func New(dataRoot, namespace string) *Store {
-	return &Store{path: filepath.Join(Dir(dataRoot), "kplay.db"), namespace: namespace, Timeout: 30 * time.Second, now: time.Now}
+// New returns the store in the file at path (podstate.Layout.StorePath) for a
+// containerd namespace. It touches nothing until the first transaction. The file's
+// directory is 0700, the file 0600: the store holds Secrets.
+func New(path, namespace string) *Store {
+	return &Store{path: path, namespace: namespace, Timeout: 30 * time.Second, now: time.Now}
 }
 
 // Path is the database file.
@@ -137,9 +134,9 @@ func (s *Store) open(readOnly bool) (*bolt.DB, error) {
 	return db, nil
 }
 
-// Namespaces lists the containerd namespaces that have a store under dataRoot.
-func Namespaces(dataRoot string) ([]string, error) {
-	s := New(dataRoot, "")
+// Namespaces lists the containerd namespaces that have objects in the store file at path.
+func Namespaces(path string) ([]string, error) {
+	s := New(path, "")
 	if !s.Exists() {
 		return nil, nil
 	}

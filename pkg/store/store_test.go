@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // The tests re-execute their own binary as writer processes (see child).
@@ -49,7 +52,7 @@ func configMap(ns, name string, data map[string]string) *corev1.ConfigMap {
 }
 
 func TestRoundTrip(t *testing.T) {
-	s := New(t.TempDir(), "kplay")
+	s := New(storePath(t.TempDir()), "kplay")
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	s.now = func() time.Time { return now }
 
@@ -153,7 +156,7 @@ func TestRoundTrip(t *testing.T) {
 
 // A transaction whose function fails writes nothing.
 func TestUpdateIsAllOrNothing(t *testing.T) {
-	s := New(t.TempDir(), "kplay")
+	s := New(storePath(t.TempDir()), "kplay")
 	boom := errors.New("boom")
 	err := s.Update(func(tx *Tx) error {
 		if _, err := tx.Put(secret("default", "a", nil), "-"); err != nil {
@@ -174,7 +177,7 @@ func TestUpdateIsAllOrNothing(t *testing.T) {
 
 func TestViewOfMissingStoreCreatesNothing(t *testing.T) {
 	root := t.TempDir()
-	s := New(root, "kplay")
+	s := New(storePath(root), "kplay")
 	err := s.View(func(tx *Tx) error {
 		got, _, err := List[corev1.Secret](tx, "")
 		if len(got) != 0 || got == nil || err != nil {
@@ -185,8 +188,8 @@ func TestViewOfMissingStoreCreatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(Dir(root)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a View created %s: %v", Dir(root), err)
+	if _, err := os.Stat(filepath.Dir(storePath(root))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a View created %s: %v", filepath.Dir(storePath(root)), err)
 	}
 }
 
@@ -194,13 +197,13 @@ func TestPermissions(t *testing.T) {
 	old := syscall.Umask(0) // a careless umask must not open the store
 	defer syscall.Umask(old)
 	root := t.TempDir()
-	s := New(root, "kplay")
+	s := New(storePath(root), "kplay")
 	if err := s.Update(func(tx *Tx) error { _, err := tx.Put(secret("default", "a", nil), "-"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	check := func(when string) {
 		t.Helper()
-		for path, want := range map[string]os.FileMode{Dir(root): 0o700, s.Path(): 0o600} {
+		for path, want := range map[string]os.FileMode{filepath.Dir(storePath(root)): 0o700, s.Path(): 0o600} {
 			fi, err := os.Stat(path)
 			if err != nil {
 				t.Fatal(err)
@@ -213,7 +216,7 @@ func TestPermissions(t *testing.T) {
 	check("new store")
 
 	// A store opened up by hand is closed again by the next write.
-	os.Chmod(Dir(root), 0o755)
+	os.Chmod(filepath.Dir(storePath(root)), 0o755)
 	os.Chmod(s.Path(), 0o644)
 	if err := s.Update(func(*Tx) error { return nil }); err != nil {
 		t.Fatal(err)
@@ -222,7 +225,7 @@ func TestPermissions(t *testing.T) {
 }
 
 func TestBusyStoreTimesOut(t *testing.T) {
-	s := New(t.TempDir(), "kplay")
+	s := New(storePath(t.TempDir()), "kplay")
 	if err := s.Update(func(*Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +245,7 @@ func TestBusyStoreTimesOut(t *testing.T) {
 // read-modify-write transaction. "churn": forever write generation g+1 of a Secret and a
 // ConfigMap in one transaction, and print g+1 once it is committed.
 func child(role, root string) error {
-	s := New(root, "kplay")
+	s := New(storePath(root), "kplay")
 	switch role {
 	case "count":
 		n, _ := strconv.Atoi(os.Getenv("KPLAY_STORE_TEST_N"))
@@ -334,7 +337,7 @@ func TestConcurrentWritersInTwoProcesses(t *testing.T) {
 			t.Fatalf("writer: %v", err)
 		}
 	}
-	New(root, "kplay").View(func(tx *Tx) error {
+	New(storePath(root), "kplay").View(func(tx *Tx) error {
 		var c corev1.ConfigMap
 		if _, err := tx.Get(Key{ConfigMaps, "default", "counter"}, &c); err != nil || c.Data["n"] != strconv.Itoa(2*n) {
 			t.Errorf("counter is %q (%v), want %d: a writer's update was lost", c.Data["n"], err, 2*n)
@@ -382,7 +385,7 @@ func TestKillDuringWrites(t *testing.T) {
 			t.Fatalf("round %d: writer ended with %v, not by SIGKILL", round, err)
 		}
 		var got int
-		err = New(root, "kplay").View(func(tx *Tx) error {
+		err = New(storePath(root), "kplay").View(func(tx *Tx) error {
 			got, err = generation(tx)
 			return err
 		})
@@ -404,7 +407,7 @@ func TestKillDuringWrites(t *testing.T) {
 // one of them.
 func TestNamespacesAndClear(t *testing.T) {
 	root := t.TempDir()
-	a, b := New(root, "a"), New(root, "b")
+	a, b := New(storePath(root), "a"), New(storePath(root), "b")
 	for _, s := range []*Store{a, b} {
 		if err := s.Update(func(tx *Tx) error { _, err := tx.Put(secret("default", "db", nil), "-"); return err }); err != nil {
 			t.Fatal(err)
@@ -426,10 +429,12 @@ func TestNamespacesAndClear(t *testing.T) {
 		})
 		return n
 	}
-	if nss, err := Namespaces(root); fmt.Sprint(nss) != "[a b]" || err != nil {
+	if nss, err := Namespaces(storePath(root)); fmt.Sprint(nss) != "[a b]" || err != nil {
 		t.Errorf("Namespaces: %v, %v", nss, err)
 	}
 	if count(a) != 0 || count(b) != 1 {
 		t.Errorf("after clearing a: a holds %d objects, b %d; want 0 and 1", count(a), count(b))
 	}
 }
+
+func storePath(dataRoot string) string { return podstate.Layout{DataRoot: dataRoot}.StorePath() }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // mountTmpfs mounts a tmpfs on dir unless one is mounted there already.
@@ -59,12 +61,13 @@ func isMountPoint(dir string) (bool, error) {
 
 // Remove unmounts every tmpfs of the pod (lazily when busy) and removes its
 // directories. Removing a pod that is gone is not an error.
-func (m Manager) Remove(podUID string) error {
+func (m Manager) Remove(pod podstate.PodDirs) error {
+	podUID := pod.Key
 	if podUID == "" || strings.ContainsAny(podUID, "/") || podUID == "." || podUID == ".." {
 		return fmt.Errorf("removing volumes: bad pod UID %q", podUID)
 	}
 	var errs []error
-	for _, dir := range []string{m.podRun(podUID), m.podData(podUID)} {
+	for _, dir := range []string{pod.Run, pod.Data} {
 		if err := unmountUnder(dir); err != nil {
 			errs = append(errs, err)
 			continue

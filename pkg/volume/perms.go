@@ -18,7 +18,7 @@ func mkdirPrivate(dir string) error { return os.MkdirAll(dir, privateDir) }
 // SecureRoots creates the run and data roots, or tightens existing ones made by an
 // older kplay or by hand: owned by root, no access for other users.
 func (m Manager) SecureRoots() error {
-	for _, root := range []string{m.RunRoot, m.DataRoot} {
+	for _, root := range []string{m.Layout.RunRoot, m.Layout.DataRoot} {
 		if err := secureRoot(root); err != nil {
 			return err
 		}

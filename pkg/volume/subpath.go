@@ -10,12 +10,14 @@ import (
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
+
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // SubPath is one volumeMount with a subPath: the mount point kplay binds it onto
 // belongs to container's mount number index.
 type SubPath struct {
-	PodUID    string // the pod's directory key
+	Pod       podstate.PodDirs
 	Container string
 	Index     int    // the mount's position in the container's volumeMounts
 	Volume    string // host path of the volume
@@ -34,7 +36,7 @@ func (m Manager) BindSubPath(sp SubPath) (string, error) {
 	if err := checkRelative(sp.Path); err != nil {
 		return "", err
 	}
-	if err := checkName(sp.PodUID); err != nil {
+	if err := checkName(sp.Pod.Key); err != nil {
 		return "", err
 	}
 	if err := checkName(sp.Container); err != nil {
@@ -79,7 +81,7 @@ func (m Manager) BindSubPath(sp SubPath) (string, error) {
 // subPathTarget is where a subPath is bound: under the pod's run directory, where
 // neither containers nor other users reach.
 func (m Manager) subPathTarget(sp SubPath) string {
-	return filepath.Join(m.podRun(sp.PodUID), "volume-subpaths", sp.Container, strconv.Itoa(sp.Index))
+	return sp.Pod.SubPath(sp.Container, sp.Index)
 }
 
 // checkRelative refuses what could leave the volume before anything is opened.

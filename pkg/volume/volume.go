@@ -13,22 +13,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
-// Manager places volumes under kplay's two roots: RunRoot for what must not touch
-// disk (secret tmpfs), DataRoot for the rest.
+// Manager places volumes where the layout says: a pod's under its directories
+// (secret tmpfs on the run root, never on disk), claims under the data root.
 type Manager struct {
-	RunRoot  string
-	DataRoot string
+	Layout podstate.Layout
 }
-
-func (m Manager) podData(uid string) string { return filepath.Join(m.DataRoot, "pods", uid) }
-func (m Manager) podRun(uid string) string  { return filepath.Join(m.RunRoot, "pods", uid) }
 
 // Claims lists the claims that have data on this machine, as "namespace/name".
 func (m Manager) Claims() map[string]bool {
 	claims := map[string]bool{}
-	root := filepath.Join(m.DataRoot, "claims")
+	root := m.Layout.ClaimsDir()
 	nss, _ := os.ReadDir(root)
 	for _, ns := range nss {
 		names, _ := os.ReadDir(filepath.Join(root, ns.Name()))
@@ -41,7 +38,7 @@ func (m Manager) Claims() map[string]bool {
 
 // ClaimPath is where a persistentVolumeClaim's data lives; it survives the pod.
 func (m Manager) ClaimPath(namespace, name string) string {
-	return filepath.Join(m.DataRoot, "claims", namespace, name)
+	return m.Layout.Claim(namespace, name)
 }
 
 // EnsureClaim creates a claim's directory if it is missing and returns its path. It is
@@ -68,11 +65,11 @@ type Prepared struct {
 	ReadOnly bool
 }
 
-// Prepare creates every volume of the pod and returns them by volume name. Calling it
-// again for an existing pod is safe.
-func (m Manager) Prepare(pod *plan.PodPlan) (map[string]Prepared, error) {
-	vols := make(map[string]Prepared, len(pod.Volumes))
-	for _, v := range pod.Volumes {
+// Prepare creates every volume of the pod whose directories are pod and returns them
+// by volume name. Calling it again for an existing pod is safe.
+func (m Manager) Prepare(pod podstate.PodDirs, volumes []plan.Volume) (map[string]Prepared, error) {
+	vols := make(map[string]Prepared, len(volumes))
+	for _, v := range volumes {
 		path, err := m.prepare(pod, v)
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
@@ -84,8 +81,8 @@ func (m Manager) Prepare(pod *plan.PodPlan) (map[string]Prepared, error) {
 
 // Update rewrites the configMap and secret volumes whose content changed, with the
 // atomic ..data swap, so running containers see old or new files, never a mix.
-func (m Manager) Update(pod *plan.PodPlan) error {
-	for _, v := range pod.Volumes {
+func (m Manager) Update(pod podstate.PodDirs, volumes []plan.Volume) error {
+	for _, v := range volumes {
 		if v.ConfigMap == nil && v.Secret == nil {
 			continue
 		}
@@ -96,10 +93,10 @@ func (m Manager) Update(pod *plan.PodPlan) error {
 	return nil
 }
 
-func (m Manager) prepare(pod *plan.PodPlan, v plan.Volume) (string, error) {
+func (m Manager) prepare(pod podstate.PodDirs, v plan.Volume) (string, error) {
 	switch {
 	case v.EmptyDir != nil:
-		path := filepath.Join(m.podData(pod.UID), "volumes", v.Name)
+		path := pod.Volume(v.Name)
 		if err := mkdirOpen(path); err != nil {
 			return "", err
 		}
@@ -114,13 +111,13 @@ func (m Manager) prepare(pod *plan.PodPlan, v plan.Volume) (string, error) {
 		}
 		return path, nil
 	case v.ConfigMap != nil:
-		path := filepath.Join(m.podData(pod.UID), "volumes", v.Name)
+		path := pod.Volume(v.Name)
 		if err := mkdirVolume(path, 0o755); err != nil {
 			return "", err
 		}
 		return path, writeAtomic(path, v.ConfigMap.Files)
 	case v.Secret != nil:
-		path := filepath.Join(m.podRun(pod.UID), "volumes", v.Name)
+		path := pod.SecretVolume(v.Name)
 		if err := mkdirVolume(path, 0o755); err != nil {
 			return "", err
 		}
@@ -138,11 +135,11 @@ func (m Manager) prepare(pod *plan.PodPlan, v plan.Volume) (string, error) {
 
 // PodShm mounts the pod's /dev/shm, a tmpfs every container of the pod binds, of
 // the 64 MiB a container's own /dev/shm has by default.
-func (m Manager) PodShm(podUID string) (string, error) {
-	if err := checkName(podUID); err != nil {
+func (m Manager) PodShm(pod podstate.PodDirs) (string, error) {
+	if err := checkName(pod.Key); err != nil {
 		return "", err
 	}
-	path := filepath.Join(m.podRun(podUID), "shm")
+	path := pod.Shm()
 	if err := mkdirVolume(path, 0o1777|os.ModeSticky); err != nil {
 		return "", err
 	}

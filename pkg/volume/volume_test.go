@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/kplay-dev/kplay/pkg/plan"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 func needRoot(t *testing.T) {
@@ -26,7 +27,7 @@ func needRoot(t *testing.T) {
 
 func newManager(t *testing.T) Manager {
 	dir := t.TempDir()
-	m := Manager{RunRoot: filepath.Join(dir, "run"), DataRoot: filepath.Join(dir, "data")}
+	m := Manager{Layout: podstate.Layout{RunRoot: filepath.Join(dir, "run"), DataRoot: filepath.Join(dir, "data")}}
 	t.Cleanup(func() {
 		unmountUnder(dir)
 	})
@@ -75,12 +76,12 @@ func TestConfigMapLayout(t *testing.T) {
 	cm := files("key1", "value1", "conf/nested/app.conf", "x=1")
 	cm = append(cm, plan.File{Path: "secret-ish", Data: []byte("s"), Mode: 0o400})
 	pod := &plan.PodPlan{UID: "uid1", Volumes: []plan.Volume{{Name: "cfg", ConfigMap: &plan.FilesVolume{Source: "c", Files: cm}}}}
-	paths, err := m.Prepare(pod)
+	paths, err := m.Prepare(m.Layout.PodByKey(pod.UID), pod.Volumes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := paths["cfg"].Path
-	if want := filepath.Join(m.DataRoot, "pods/uid1/volumes/cfg"); dir != want {
+	if want := filepath.Join(m.Layout.DataRoot, "pods/uid1/volumes/cfg"); dir != want {
 		t.Fatalf("path %s, want %s", dir, want)
 	}
 	data, err := os.Readlink(filepath.Join(dir, "..data"))
@@ -108,13 +109,13 @@ func TestSecretOnTmpfs(t *testing.T) {
 	needRoot(t)
 	m := newManager(t)
 	pod := &plan.PodPlan{UID: "uid2", Volumes: []plan.Volume{{Name: "s", Secret: &plan.FilesVolume{Files: files("password", "hunter2")}}}}
-	paths, err := m.Prepare(pod)
+	paths, err := m.Prepare(m.Layout.PodByKey(pod.UID), pod.Volumes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := paths["s"].Path
-	if !strings.HasPrefix(dir, m.RunRoot) {
-		t.Errorf("secret at %s, want under the run root %s", dir, m.RunRoot)
+	if !strings.HasPrefix(dir, m.Layout.RunRoot) {
+		t.Errorf("secret at %s, want under the run root %s", dir, m.Layout.RunRoot)
 	}
 	if fs := mountedAt(t, dir); fs != "tmpfs" {
 		t.Fatalf("secret volume mounted as %q, want tmpfs", fs)
@@ -123,22 +124,22 @@ func TestSecretOnTmpfs(t *testing.T) {
 		t.Errorf("password: %q", got)
 	}
 	// Prepare again (a second `up`) must not stack a second tmpfs.
-	if _, err := m.Prepare(pod); err != nil {
+	if _, err := m.Prepare(m.Layout.PodByKey(pod.UID), pod.Volumes); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(mustRead(t, "/proc/self/mountinfo"), " "+dir+" "); n != 1 {
 		t.Errorf("%d mounts at %s after two Prepares, want 1", n, dir)
 	}
-	if err := m.Remove("uid2"); err != nil {
+	if err := m.Remove(m.Layout.PodByKey("uid2")); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(mustRead(t, "/proc/self/mountinfo"), m.RunRoot) {
+	if strings.Contains(mustRead(t, "/proc/self/mountinfo"), m.Layout.RunRoot) {
 		t.Error("mounts left after Remove")
 	}
-	if _, err := os.Stat(m.podRun("uid2")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(m.Layout.PodByKey("uid2").Run); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("run dir left after Remove: %v", err)
 	}
-	if err := m.Remove("uid2"); err != nil {
+	if err := m.Remove(m.Layout.PodByKey("uid2")); err != nil {
 		t.Errorf("second Remove: %v", err)
 	}
 }
@@ -155,7 +156,7 @@ func TestPlantedSymlinkNotFollowed(t *testing.T) {
 	m := newManager(t)
 	outside := filepath.Join(t.TempDir(), "x")
 	pod := &plan.PodPlan{UID: "uid3", Volumes: []plan.Volume{{Name: "cfg", ConfigMap: &plan.FilesVolume{Files: files("key", "v1", "dir/f", "v1")}}}}
-	paths, err := m.Prepare(pod)
+	paths, err := m.Prepare(m.Layout.PodByKey(pod.UID), pod.Volumes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestPlantedSymlinkNotFollowed(t *testing.T) {
 		}
 	}
 	pod.Volumes[0].ConfigMap.Files = files("key", "v2", "dir/f", "v2")
-	if err := m.Update(pod); err != nil {
+	if err := m.Update(m.Layout.PodByKey(pod.UID), pod.Volumes); err != nil {
 		t.Fatalf("Update after planted symlinks: %v", err)
 	}
 	if _, err := os.Lstat(outside); !errors.Is(err, os.ErrNotExist) {
@@ -182,7 +183,7 @@ func TestPlantedSymlinkNotFollowed(t *testing.T) {
 func TestUpdateSwap(t *testing.T) {
 	m := newManager(t)
 	pod := &plan.PodPlan{UID: "uid4", Volumes: []plan.Volume{{Name: "cfg", ConfigMap: &plan.FilesVolume{Files: files("a", "1", "b", "1")}}}}
-	paths, err := m.Prepare(pod)
+	paths, err := m.Prepare(m.Layout.PodByKey(pod.UID), pod.Volumes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestUpdateSwap(t *testing.T) {
 	defer held.Close()
 
 	// Unchanged content: no swap.
-	if err := m.Update(pod); err != nil {
+	if err := m.Update(m.Layout.PodByKey(pod.UID), pod.Volumes); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := os.Readlink(filepath.Join(dir, "..data")); again != first {
@@ -204,7 +205,7 @@ func TestUpdateSwap(t *testing.T) {
 	}
 
 	pod.Volumes[0].ConfigMap.Files = files("a", "2", "c", "2")
-	if err := m.Update(pod); err != nil {
+	if err := m.Update(m.Layout.PodByKey(pod.UID), pod.Volumes); err != nil {
 		t.Fatal(err)
 	}
 	second, _ := os.Readlink(filepath.Join(dir, "..data"))
@@ -235,7 +236,7 @@ func TestEmptyDirAndClaim(t *testing.T) {
 		{Name: "mem", EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &limit}},
 		{Name: "data", Claim: &plan.ClaimVolume{Namespace: "default", ClaimName: "db"}},
 	}}
-	paths, err := m.Prepare(pod)
+	paths, err := m.Prepare(m.Layout.PodByKey(pod.UID), pod.Volumes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,10 +253,10 @@ func TestEmptyDirAndClaim(t *testing.T) {
 		t.Error("wrote 2 MiB to a 1Mi emptyDir")
 	}
 	os.WriteFile(filepath.Join(paths["data"].Path, "keep"), []byte("x"), 0o644)
-	if err := m.Remove("uid5"); err != nil {
+	if err := m.Remove(m.Layout.PodByKey("uid5")); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(mustRead(t, "/proc/self/mountinfo"), m.DataRoot) {
+	if strings.Contains(mustRead(t, "/proc/self/mountinfo"), m.Layout.DataRoot) {
 		t.Error("mounts left after Remove")
 	}
 	if _, err := os.Stat(paths["scratch"].Path); !errors.Is(err, os.ErrNotExist) {
@@ -306,7 +307,7 @@ func TestHostPath(t *testing.T) {
 func TestBindSubPath(t *testing.T) {
 	needRoot(t)
 	m := newManager(t)
-	vol := filepath.Join(m.DataRoot, "pods/p1/volumes/data")
+	vol := filepath.Join(m.Layout.DataRoot, "pods/p1/volumes/data")
 	outside := t.TempDir()
 	os.MkdirAll(filepath.Join(vol, "sub/inner"), 0o755)
 	os.WriteFile(filepath.Join(vol, "sub/inner/f"), []byte("inner"), 0o644)
@@ -331,7 +332,7 @@ func TestBindSubPath(t *testing.T) {
 		{"abs", "", true},
 	}
 	for i, tt := range tests {
-		got, err := m.BindSubPath(SubPath{PodUID: "p1", Container: "c", Index: i, Volume: vol, Path: tt.subPath})
+		got, err := m.BindSubPath(SubPath{Pod: m.Layout.PodByKey("p1"), Container: "c", Index: i, Volume: vol, Path: tt.subPath})
 		if tt.want == "" {
 			if err == nil {
 				t.Errorf("BindSubPath(%q) = %s, want an error", tt.subPath, got)
@@ -344,7 +345,7 @@ func TestBindSubPath(t *testing.T) {
 			t.Errorf("BindSubPath(%q): %v", tt.subPath, err)
 			continue
 		}
-		if want := filepath.Join(m.RunRoot, "pods/p1/volume-subpaths/c", strconv.Itoa(i)); got != want {
+		if want := filepath.Join(m.Layout.RunRoot, "pods/p1/volume-subpaths/c", strconv.Itoa(i)); got != want {
 			t.Errorf("BindSubPath(%q) = %s, want the mount point %s", tt.subPath, got, want)
 		}
 		a, errA := os.Stat(got)
@@ -356,10 +357,10 @@ func TestBindSubPath(t *testing.T) {
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Errorf("BindSubPath created %v outside the volume", entries)
 	}
-	if err := m.Remove("p1"); err != nil {
+	if err := m.Remove(m.Layout.PodByKey("p1")); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(mustRead(t, "/proc/self/mountinfo"), m.RunRoot); n != 0 {
+	if n := strings.Count(mustRead(t, "/proc/self/mountinfo"), m.Layout.RunRoot); n != 0 {
 		t.Errorf("%d subPath mounts left after Remove", n)
 	}
 }
@@ -369,10 +370,10 @@ func TestBindSubPath(t *testing.T) {
 func TestBoundSubPathSurvivesASymlinkSwap(t *testing.T) {
 	needRoot(t)
 	m := newManager(t)
-	vol := filepath.Join(m.DataRoot, "pods/p1/volumes/data")
+	vol := filepath.Join(m.Layout.DataRoot, "pods/p1/volumes/data")
 	os.MkdirAll(filepath.Join(vol, "sub"), 0o777)
 	os.WriteFile(filepath.Join(vol, "sub/mine"), []byte("mine"), 0o644)
-	target, err := m.BindSubPath(SubPath{PodUID: "p1", Container: "c", Volume: vol, Path: "sub"})
+	target, err := m.BindSubPath(SubPath{Pod: m.Layout.PodByKey("p1"), Container: "c", Volume: vol, Path: "sub"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +390,7 @@ func TestBoundSubPathSurvivesASymlinkSwap(t *testing.T) {
 		t.Errorf("after the swap the mount point reaches the host's /etc (%v)", err)
 	}
 	// Binding again (the container is created anew) refuses the symlink.
-	if _, err := m.BindSubPath(SubPath{PodUID: "p1", Container: "c", Volume: vol, Path: "sub"}); err == nil {
+	if _, err := m.BindSubPath(SubPath{Pod: m.Layout.PodByKey("p1"), Container: "c", Volume: vol, Path: "sub"}); err == nil {
 		t.Errorf("BindSubPath followed a symlink to /")
 	}
 }
@@ -425,7 +426,7 @@ func TestPodDirectoriesArePrivate(t *testing.T) {
 		{Name: "s", Secret: &plan.FilesVolume{Files: files("k", "v")}},
 		{Name: "db", Claim: &plan.ClaimVolume{Namespace: "shop", ClaimName: "db"}},
 	}}
-	vols, err := m.Prepare(pod)
+	vols, err := m.Prepare(m.Layout.PodByKey(pod.UID), pod.Volumes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,9 +436,9 @@ func TestPodDirectoriesArePrivate(t *testing.T) {
 		if err != nil || st.Mode().Perm() != wantMode[name] {
 			t.Errorf("volume %s: mode %v (%v), want %v", name, st.Mode().Perm(), err, wantMode[name])
 		}
-		root := m.DataRoot
-		if strings.HasPrefix(v.Path, m.RunRoot) {
-			root = m.RunRoot
+		root := m.Layout.DataRoot
+		if strings.HasPrefix(v.Path, m.Layout.RunRoot) {
+			root = m.Layout.RunRoot
 		}
 		for dir := filepath.Dir(v.Path); ; dir = filepath.Dir(dir) {
 			st, err := os.Stat(dir)
@@ -457,14 +458,14 @@ func TestPodDirectoriesArePrivate(t *testing.T) {
 func TestSecureRootsTightensAnOpenRoot(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
-	m := Manager{RunRoot: filepath.Join(dir, "run"), DataRoot: filepath.Join(dir, "data")}
-	os.Mkdir(m.DataRoot, 0o777)
-	os.Chmod(m.DataRoot, 0o777)
-	os.Chown(m.DataRoot, 65534, 65534)
+	m := Manager{Layout: podstate.Layout{RunRoot: filepath.Join(dir, "run"), DataRoot: filepath.Join(dir, "data")}}
+	os.Mkdir(m.Layout.DataRoot, 0o777)
+	os.Chmod(m.Layout.DataRoot, 0o777)
+	os.Chown(m.Layout.DataRoot, 65534, 65534)
 	if err := m.SecureRoots(); err != nil {
 		t.Fatal(err)
 	}
-	for _, root := range []string{m.RunRoot, m.DataRoot} {
+	for _, root := range []string{m.Layout.RunRoot, m.Layout.DataRoot} {
 		st, err := os.Stat(root)
 		if err != nil {
 			t.Fatal(err)
@@ -487,7 +488,7 @@ func TestSecretTmpfsIsCapped(t *testing.T) {
 	needRoot(t)
 	m := newManager(t)
 	pod := &plan.PodPlan{UID: "uid3", Volumes: []plan.Volume{{Name: "s", Secret: &plan.FilesVolume{Files: files("k", "v")}}}}
-	vols, err := m.Prepare(pod)
+	vols, err := m.Prepare(m.Layout.PodByKey(pod.UID), pod.Volumes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,13 +501,13 @@ func TestSecretTmpfsIsCapped(t *testing.T) {
 	// A larger secret later gets a larger tmpfs.
 	pod.Volumes[0].Secret.Files = []plan.File{{Path: "k", Data: make([]byte, 4<<20), Mode: 0o644}}
 	os.Remove(filepath.Join(vols["s"].Path, "big"))
-	if err := m.Update(pod); err != nil {
+	if err := m.Update(m.Layout.PodByKey(pod.UID), pod.Volumes); err != nil {
 		t.Fatalf("updating to a 4 MiB secret: %v", err)
 	}
 }
 
 func TestClaimsListsWhatHasData(t *testing.T) {
-	m := Manager{DataRoot: t.TempDir()}
+	m := Manager{Layout: podstate.Layout{DataRoot: t.TempDir()}}
 	if got := m.Claims(); len(got) != 0 {
 		t.Fatalf("Claims on a new machine = %v, want none", got)
 	}

@@ -1,4 +1,4 @@
-package runtime
+package probe
 
 import (
 	"context"
@@ -31,49 +31,26 @@ func TestGRPCProbe(t *testing.T) {
 	defer cancel()
 
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	if err := grpcProbe(ctx, lis.Addr().String(), nil); err != nil {
+	if err := GRPC(ctx, lis.Addr().String(), nil); err != nil {
 		t.Errorf("probe of a SERVING server: %v", err)
 	}
 	svc := "db"
 	hs.SetServingStatus(svc, healthpb.HealthCheckResponse_NOT_SERVING)
-	if err := grpcProbe(ctx, lis.Addr().String(), &svc); err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
+	if err := GRPC(ctx, lis.Addr().String(), &svc); err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
 		t.Errorf("probe of a NOT_SERVING service = %v, want an error naming NOT_SERVING", err)
 	}
 }
 
 func TestProbePortByName(t *testing.T) {
 	ports := []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
-	if p, err := probePort(intstr.FromString("http"), ports); err != nil || p != 8080 {
+	if p, err := Port(intstr.FromString("http"), ports); err != nil || p != 8080 {
 		t.Errorf("named port http = %d, %v; want 8080", p, err)
 	}
-	if p, err := probePort(intstr.FromInt32(9090), ports); err != nil || p != 9090 {
+	if p, err := Port(intstr.FromInt32(9090), ports); err != nil || p != 9090 {
 		t.Errorf("port 9090 = %d, %v", p, err)
 	}
-	if _, err := probePort(intstr.FromString("grpc"), ports); err == nil {
+	if _, err := Port(intstr.FromString("grpc"), ports); err == nil {
 		t.Error("an unknown port name was accepted")
-	}
-}
-
-func TestRestartingFollowsThePolicy(t *testing.T) {
-	watched := map[string]string{"containerd.io/restart.status": "running"}
-	onFailure := map[string]string{"containerd.io/restart.status": "running", "containerd.io/restart.policy": "on-failure"}
-	always := map[string]string{"containerd.io/restart.status": "running", "containerd.io/restart.policy": "always"}
-	for _, tt := range []struct {
-		name   string
-		labels map[string]string
-		code   int32
-		want   bool
-	}{
-		{"1.6 always, failed", watched, 1, true},
-		{"1.6 always, completed", watched, 0, true},
-		{"always, completed", always, 0, true},
-		{"on-failure, failed", onFailure, 1, true},
-		{"on-failure, completed", onFailure, 0, false},
-		{"not watched", map[string]string{}, 1, false},
-	} {
-		if got := restarting(tt.labels, tt.code); got != tt.want {
-			t.Errorf("%s: restarting = %v, want %v", tt.name, got, tt.want)
-		}
 	}
 }
 
@@ -96,16 +73,16 @@ func TestHTTPProbeAsTheKubelet(t *testing.T) {
 	for _, srv := range []*httptest.Server{httptest.NewServer(mux), httptest.NewTLSServer(mux)} {
 		defer srv.Close()
 		// The TLS server's certificate is self-signed: the kubelet does not verify it.
-		if err := httpProbe(ctx, srv.URL+"/", headers); err != nil {
+		if err := HTTP(ctx, srv.URL+"/", headers); err != nil {
 			t.Errorf("probe with a Host header of %s: %v", srv.URL, err)
 		}
-		if err := httpProbe(ctx, srv.URL+"/", nil); err == nil || !strings.Contains(err.Error(), "HTTP 404") {
+		if err := HTTP(ctx, srv.URL+"/", nil); err == nil || !strings.Contains(err.Error(), "HTTP 404") {
 			t.Errorf("probe without the headers = %v, want HTTP 404", err)
 		}
-		if err := httpProbe(ctx, srv.URL+"/away", nil); err != nil {
+		if err := HTTP(ctx, srv.URL+"/away", nil); err != nil {
 			t.Errorf("a redirect to another host is the answer (success), got %v", err)
 		}
-		if err := httpProbe(ctx, srv.URL+"/fail", nil); err == nil || !strings.Contains(err.Error(), "HTTP 503") {
+		if err := HTTP(ctx, srv.URL+"/fail", nil); err == nil || !strings.Contains(err.Error(), "HTTP 503") {
 			t.Errorf("probe of a 503 = %v, want HTTP 503", err)
 		}
 	}

@@ -1,52 +1,54 @@
-package runtime
+// Package lease holds what a kplay process pulls and unpacks in a containerd lease
+// that names the process, so a later kplay can tell a live holder from a killed one
+// and release what the killed one held.
+package lease
 
 import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/errdefs"
 
-	"github.com/kplay-dev/kplay/pkg/labels"
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
-// withLease holds pulled content and new snapshots for this process until its
+// With holds pulled content and new snapshots for this process until its
 // containers reference them. The lease names the process, so a later kplay can
 // delete it when this one was killed; the expiry is a last resort.
-func (r *Runtime) withLease(ctx context.Context) (context.Context, func(), error) {
+func With(ctx context.Context, c *client.Client) (context.Context, func(), error) {
 	pid := strconv.Itoa(os.Getpid())
+	id, _ := processIdentity(pid)
 	opts := []leases.Opt{
 		leases.WithRandomID(),
 		leases.WithExpiration(time.Hour),
-		leases.WithLabel(labels.LeasePID, pid),
+		leases.WithLabels(podstate.LeaseLabels(pid, id)),
 	}
-	if id, ok := processIdentity(pid); ok {
-		opts = append(opts, leases.WithLabel(labels.LeaseProcess, id))
-	}
-	ctx, done, err := r.client.WithLease(ctx, opts...)
+	ctx, done, err := c.WithLease(ctx, opts...)
 	if err != nil {
 		return ctx, nil, err
 	}
 	return ctx, func() { done(context.WithoutCancel(ctx)) }, nil
 }
 
-// reclaimLeases deletes the leases of kplay processes that no longer run.
-func (r *Runtime) reclaimLeases(ctx context.Context) error {
-	ls, err := r.client.LeasesService().List(ctx)
+// Reclaim deletes the leases of kplay processes that no longer run.
+func Reclaim(ctx context.Context, c *client.Client) error {
+	ls, err := c.LeasesService().List(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, l := range ls {
-		pid, ok := l.Labels[labels.LeasePID]
-		if !ok || holderRuns(pid, l.Labels[labels.LeaseProcess]) {
+		pid, identity, ok := podstate.LeaseHolder(l.Labels)
+		if !ok || holderRuns(pid, identity) {
 			continue
 		}
-		if err := r.client.LeasesService().Delete(ctx, l); err != nil && !isNotFound(err) {
+		if err := c.LeasesService().Delete(ctx, l); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, err)
 		}
 	}
@@ -96,20 +98,4 @@ func startTime(stat string) (string, bool) {
 		return "", false
 	}
 	return fields[19], true
-}
-
-// reclaimBinaries removes copies of the kplay binary that no pod uses any more: each
-// kplay version leaves one. A copy made within the hour is kept, as an `up` running
-// beside this one may have made it for pods it has not created yet.
-func (r *Runtime) reclaimBinaries(used map[string]bool) {
-	dir := filepath.Join(r.cfg.DataRoot, "bin")
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		path := filepath.Join(dir, e.Name())
-		info, err := e.Info()
-		if err != nil || used[path] || path == r.infra.Binary || time.Since(info.ModTime()) < time.Hour {
-			continue
-		}
-		os.Remove(path)
-	}
 }

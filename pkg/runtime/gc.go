@@ -1,0 +1,98 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/kplay-dev/kplay/pkg/lease"
+	"github.com/kplay-dev/kplay/pkg/podstate"
+)
+
+// reclaimBinaries removes copies of the kplay binary that no pod uses any more: each
+// kplay version leaves one. A copy made within the hour is kept, as an `up` running
+// beside this one may have made it for pods it has not created yet.
+func (r *Runtime) reclaimBinaries(used map[string]bool) {
+	dir := r.layout.BinDir()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		info, err := e.Info()
+		if err != nil || used[path] || path == r.infra.Binary || time.Since(info.ModTime()) < time.Hour {
+			continue
+		}
+		os.Remove(path)
+	}
+}
+
+// reclaim releases the network of pods a killed kplay left half-made: addresses,
+// rules and netns pins whose infra container no longer exists.
+func (r *Runtime) reclaim(ctx context.Context) error {
+	l, err := r.lock("ports")
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	// The roots may be shared by kplays working in other containerd namespaces:
+	// what any of their pods uses is alive.
+	live, err := r.live(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if nm, err := r.network(); err == nil {
+		errs = append(errs, nm.Reclaim(ctx, func(id string) bool { return live.netIDs[id] }))
+	} else if _, statErr := os.Stat(r.layout.Network().Root); statErr == nil {
+		errs = append(errs, err) // there may be networks to release, but no plugins to do it
+	}
+	errs = append(errs, lease.Reclaim(ctx, r.client), r.reapOrphanTasks(ctx), r.reapLockFiles(ctx))
+	r.reclaimBinaries(live.binaries)
+	// Pod directories whose pod has no container left: a killed up or down.
+	for _, key := range r.layout.PodKeys() {
+		if live.podKeys[key] {
+			continue
+		}
+		dirs := r.layout.PodByKey(key)
+		errs = append(errs, unpinNamespaces(dirs), r.vol.Remove(dirs))
+	}
+	return errors.Join(errs...)
+}
+
+// liveSet is what the kplay pods of every containerd namespace use.
+type liveSet struct {
+	netIDs, podKeys, binaries map[string]bool
+	claims                    map[string]bool // "namespace/name"
+}
+
+func (r *Runtime) live(ctx context.Context) (liveSet, error) {
+	live := liveSet{netIDs: map[string]bool{}, podKeys: map[string]bool{}, binaries: map[string]bool{}, claims: map[string]bool{}}
+	nss, err := r.client.NamespaceService().List(ctx)
+	if err != nil {
+		return live, err
+	}
+	for _, ns := range nss {
+		ctrs, err := r.client.ContainerService().List(namespaces.WithNamespace(ctx, ns))
+		if err != nil {
+			return live, err
+		}
+		for _, c := range ctrs {
+			l := podstate.Labels(c.Labels)
+			if !l.Managed() {
+				continue
+			}
+			live.podKeys[podstate.PodKey(ns, l.UID())] = true
+			if l.IsInfra() {
+				live.netIDs[podstate.NetID(ns, c.ID)] = true
+				live.binaries[l.Binary()] = true
+				for _, claim := range l.Claims() {
+					live.claims[claim] = true
+				}
+			}
+		}
+	}
+	return live, nil
+}
