@@ -280,6 +280,7 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 		labels.PodLabels, podLabelsJSON(pp.Labels),
 		labels.Binary, r.infra.Binary,
 		labels.Containers, appNames(pp),
+		labels.DefaultContainer, pp.Annotations[defaultContainerAnnotation],
 	)
 	var infraImg client.Image
 	if r.cfg.InfraImage != "" {
