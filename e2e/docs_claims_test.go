@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,5 +222,44 @@ spec:
 	contains(t, "up --wait's error", r.Stderr, "context deadline exceeded")
 	if took > 15*time.Second {
 		t.Errorf("up --wait --timeout 3s of a probe with timeoutSeconds 1 took %s: the probe ran to its end", took)
+	}
+}
+
+// down gives a container that ignores its stop signal the pod's grace period, at least
+// 2 s as the kubelet gives it even for 0, before SIGKILL; --timeout 0 kills at once.
+func TestDocsDownGracePeriod(t *testing.T) {
+	e := newEnv(t)
+	stubborn := func(name string, grace int) string {
+		return e.Manifest(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  terminationGracePeriodSeconds: %d
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]
+`, name, grace))
+	}
+	for _, tt := range []struct {
+		name     string
+		grace    int
+		args     []string
+		min, max time.Duration
+	}{
+		{"zero", 0, nil, 2 * time.Second, 10 * time.Second},
+		{"four", 4, nil, 4 * time.Second, 12 * time.Second},
+		{"killed", 30, []string{"--timeout", "0"}, 0, 5 * time.Second},
+	} {
+		f := stubborn(tt.name, tt.grace)
+		e.Up(f)
+		e.WaitRunning(tt.name)
+		start := time.Now()
+		e.MustKplay(append([]string{"down", "-f", f}, tt.args...)...)
+		if took := time.Since(start); took < tt.min || took > tt.max {
+			t.Errorf("down of a pod that ignores SIGTERM, terminationGracePeriodSeconds %d %v, took %s; want %s to %s",
+				tt.grace, tt.args, took, tt.min, tt.max)
+		}
 	}
 }
