@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -23,13 +24,18 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs POD [-c CONTAINER]",
 		Short: "Print a container's logs",
-		Long:  "Print a container's logs. With one container in the pod, -c is optional, as with kubectl.",
-		Args:  argsUsage(cobra.ExactArgs(1)),
+		Long: `Print a container's logs. Without -c, as with kubectl: the container the pod's
+kubectl.kubernetes.io/default-container annotation names, else the first app container
+(a note on stderr names the others).`,
+		Args: argsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withRuntime(cmd, g, nil, func(ctx context.Context, rt *runtime.Runtime) error {
 				lf, err := rt.Log(ctx, o.Namespace, args[0], o.Container)
 				if err != nil {
 					return err
+				}
+				if lf.Note != "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), lf.Note)
 				}
 				path := lf.Path
 				if o.Previous {
@@ -45,7 +51,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Container, "container", "c", "", "container name (optional with one container)")
+	f.StringVarP(&o.Container, "container", "c", "", "container name (default: the kubectl.kubernetes.io/default-container annotation, else the first app container)")
 	f.StringVarP(&o.Namespace, "namespace", "n", "default", "the pod's namespace")
 	f.BoolVarP(&o.Follow, "follow", "f", false, "keep printing new lines until the container exits")
 	f.IntVar(&o.Tail, "tail", -1, "print only the last N lines (-1: all)")

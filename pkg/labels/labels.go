@@ -48,6 +48,9 @@ const (
 	// Containers lists the pod's app container names, "a,b", on the infra container,
 	// so ps can show those not created yet.
 	Containers = prefix + "containers"
+	// DefaultContainer is the pod's kubectl.kubernetes.io/default-container annotation,
+	// on the infra container: logs and exec without -c pick that container, as kubectl does.
+	DefaultContainer = prefix + "default-container"
 	// Complete is "true" on the infra container once every container of the pod
 	// was created and started.
 	Complete = prefix + "complete"

@@ -122,7 +122,7 @@ var (
 		{"seLinuxOptions", ignored, "no SELinux labels", nil},
 		{"windowsOptions", ignored, "Linux only", nil},
 		{"supplementalGroupsPolicy", ignored, "groups from the image's /etc/group are merged as the runtime decides", nil},
-		{"fsGroup", ignored, "volume ownership is not changed", nil},
+		{"fsGroup", ignored, "volume ownership is not changed; the group is only added to every container's supplementary groups, as the kubelet adds it", nil},
 		{"sysctls", ignored, "sysctls are not set", nil},
 		{"fsGroupChangePolicy", ignored, "volume ownership is not changed", nil},
 		{"seccompProfile", supported, "default for every container: RuntimeDefault is containerd's default profile, Localhost reads `<data-root>/seccomp/<localhostProfile>`; unset is Unconfined unless `--seccomp-default`", nil},
@@ -146,8 +146,8 @@ var (
 		{"volumeMounts", supported, "see the volumeMount table", nil},
 		{"volumeDevices", rejected, "raw block devices are not supported", nil},
 		{"livenessProbe", ignored, "containers are not restarted by probes", nil},
-		{"readinessProbe", supported, "evaluated by `kplay up --wait`", nil},
-		{"startupProbe", supported, "evaluated by `kplay up --wait`", nil},
+		{"readinessProbe", supported, "evaluated only while `kplay up --wait` waits (there is no daemon): exec, httpGet, tcpSocket, grpc; initialDelaySeconds, periodSeconds, timeoutSeconds; one success makes the container ready (successThreshold is not counted)", nil},
+		{"startupProbe", supported, "evaluated only while `kplay up --wait` waits, before the readiness probe; failureThreshold failures do not restart the container (up --wait waits to its --timeout)", nil},
 		{"lifecycle", ignored, "postStart and preStop hooks do not run", nil},
 		{"terminationMessagePath", noEffect, "termination messages appear only in pod status", nil},
 		{"terminationMessagePolicy", noEffect, "termination messages appear only in pod status", nil},
@@ -174,8 +174,8 @@ var (
 	}}
 
 	resourceRules = ruleSet{"Container `resources`", reflect.TypeOf(corev1.ResourceRequirements{}), []fieldRule{
-		{"limits", supported, "cpu and memory become cgroup limits; other resource names are ignored with a warning", nil},
-		{"requests", ignored, "kplay reserves nothing (resourceFieldRef still reads them)", nil},
+		{"limits", supported, "cpu becomes a CFS quota (period 100ms, at least 1ms), memory the cgroup memory limit, as with the kubelet; other resource names are ignored with a warning", nil},
+		{"requests", supported, "cpu becomes cpu.shares (milliCPU × 1024 / 1000, 2 to 262144; without a request, the cpu limit), as with the kubelet; nothing is reserved, and a memory request sets nothing, as with the kubelet by default. resourceFieldRef reads them", nil},
 		{"claims", rejected, "dynamic resource allocation needs a cluster", nil},
 	}}
 
@@ -233,7 +233,7 @@ var (
 
 	emptyDirRules = ruleSet{"`emptyDir` volume", reflect.TypeOf(corev1.EmptyDirVolumeSource{}), []fieldRule{
 		{"medium", supported, "\"\" (disk under kplay's data root) or Memory (tmpfs)", nil},
-		{"sizeLimit", supported, "", nil},
+		{"sizeLimit", supported, "the size of a Memory emptyDir's tmpfs (a write past it fails); on disk it is not enforced (the kubelet evicts the pod past it, and kplay has no daemon to watch)", nil},
 		{"mode", ignored, "the directory gets kplay's default mode", nil},
 	}}
 

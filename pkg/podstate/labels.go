@@ -49,8 +49,12 @@ func InfraLabels(pp *plan.PodPlan, created time.Time, binary string) map[string]
 		labels.PodLabels, podLabelsJSON(pp.Labels),
 		labels.Binary, binary,
 		labels.Containers, appNames(pp),
+		labels.DefaultContainer, pp.Annotations[DefaultContainerAnnotation],
 	)
 }
+
+// DefaultContainerAnnotation names the container kubectl logs and exec use without -c.
+const DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 
 // ContainerLabels are the labels of the pod's container c, number index in the pod
 // (init containers first).
@@ -201,6 +205,9 @@ func (l Labels) Claims() []string { return list(l[labels.Claims]) }
 
 // AppContainers are the names of the pod's app containers, created or not.
 func (l Labels) AppContainers() []string { return list(l[labels.Containers]) }
+
+// DefaultContainer is the pod's default-container annotation, "" when it has none.
+func (l Labels) DefaultContainer() string { return l[labels.DefaultContainer] }
 
 // PodLabels are the pod's own metadata.labels; nil when there were none or too many.
 func (l Labels) PodLabels() map[string]string {

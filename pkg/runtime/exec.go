@@ -19,33 +19,34 @@ import (
 )
 
 // find returns a pod's container, app or init (see podState.container).
-func (r *Runtime) find(ctx context.Context, namespace, pod, container string) (*podState, *ctrState, error) {
+func (r *Runtime) find(ctx context.Context, namespace, pod, container string) (*podState, *ctrState, string, error) {
 	pods, err := r.pods(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	p := pods[namespace+"/"+pod]
 	if p == nil {
-		return nil, nil, fmt.Errorf("%w: pod %q not found in namespace %q", errdefs.ErrNotFound, pod, namespace)
+		return nil, nil, "", fmt.Errorf("%w: pod %q not found in namespace %q", errdefs.ErrNotFound, pod, namespace)
 	}
-	c, err := p.container(container)
+	c, note, err := p.container(container)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return p, c, nil
+	return p, c, note, nil
 }
 
-// container picks the named container, or the only app container when name is empty,
-// and says why not when it cannot: an init container still runs, the container was not
-// created yet, the name is not the pod's.
-func (p *podState) container(container string) (*ctrState, error) {
-	var apps []*ctrState
+// container picks the named container or, when name is empty, the one kubectl would:
+// the pod's default-container annotation, else the first app container, with kubectl's
+// note naming the others when there are any. It says why not when it cannot: an init
+// container still runs, the container was not created yet, the name is not the pod's.
+func (p *podState) container(container string) (*ctrState, string, error) {
 	var inits []string
 	var initRunning string // the init container the pod waits for
+	created := map[string]*ctrState{}
 	for _, c := range p.Containers {
 		name := c.labels().Container()
 		if name == container {
-			return c, nil
+			return c, "", nil
 		}
 		if c.labels().IsInit() {
 			inits = append(inits, name)
@@ -53,37 +54,52 @@ func (p *podState) container(container string) (*ctrState, error) {
 				initRunning = name
 			}
 		} else {
-			apps = append(apps, c)
+			created[name] = c
 		}
 	}
 	// App containers are created after the init containers: the infra container names them all.
 	names := p.labels().AppContainers()
-	for _, c := range apps {
-		if !slices.Contains(names, c.labels().Container()) {
-			names = append(names, c.labels().Container())
+	for _, c := range p.Containers {
+		if name := c.labels().Container(); created[name] != nil && !slices.Contains(names, name) {
+			names = append(names, name)
 		}
 	}
 	waitingFor := ""
 	if initRunning != "" {
 		waitingFor = fmt.Sprintf(": init container %q is still running", initRunning)
 	}
-	switch {
-	case container != "" && slices.Contains(names, container):
-		return nil, fmt.Errorf("%w: container %q of pod %s has not started yet%s", errdefs.ErrFailedPrecondition, container, p.key(), waitingFor)
-	case container != "":
-		valid := strings.Join(names, ", ")
-		if len(inits) > 0 {
-			valid += fmt.Sprintf(" (init containers: %s)", strings.Join(inits, ", "))
+	note := ""
+	if container == "" && len(names) > 0 {
+		if d := p.labels().DefaultContainer(); d != "" && slices.Contains(names, d) {
+			container = d
+		} else {
+			container = names[0]
+			if len(names) > 1 || len(inits) > 0 {
+				all := slices.Clone(names)
+				for _, n := range inits {
+					all = append(all, n+" (init)")
+				}
+				note = fmt.Sprintf("Defaulted container %q out of: %s", container, strings.Join(all, ", "))
+			}
 		}
-		return nil, fmt.Errorf("%w: container %q is not valid for pod %s: choose one of %s", errdefs.ErrNotFound, container, p.key(), valid)
-	case len(apps) == 1 && len(names) == 1:
-		return apps[0], nil
-	case len(apps) == 0 && initRunning != "":
-		return nil, fmt.Errorf("%w: pod %s is still running init container %q (app containers start when the init containers are done): to use it, pass -c %s", errdefs.ErrFailedPrecondition, p.key(), initRunning, initRunning)
-	case len(names) == 1:
-		return nil, fmt.Errorf("%w: container %q of pod %s has not started yet", errdefs.ErrFailedPrecondition, names[0], p.key())
+		if c := created[container]; c != nil {
+			return c, note, nil
+		}
+		if initRunning != "" {
+			return nil, "", fmt.Errorf("%w: pod %s is still running init container %q (app containers start when the init containers are done): to use it, pass -c %s", errdefs.ErrFailedPrecondition, p.key(), initRunning, initRunning)
+		}
 	}
-	return nil, fmt.Errorf("%w: pod %s has several containers (%s): choose one with -c", errdefs.ErrInvalidArgument, p.key(), strings.Join(names, ", "))
+	switch {
+	case container == "":
+		return nil, "", fmt.Errorf("%w: pod %s has no containers", errdefs.ErrNotFound, p.key())
+	case slices.Contains(names, container):
+		return nil, "", fmt.Errorf("%w: container %q of pod %s has not started yet%s", errdefs.ErrFailedPrecondition, container, p.key(), waitingFor)
+	}
+	valid := strings.Join(names, ", ")
+	if len(inits) > 0 {
+		valid += fmt.Sprintf(" (init containers: %s)", strings.Join(inits, ", "))
+	}
+	return nil, "", fmt.Errorf("%w: container %q is not valid for pod %s: choose one of %s", errdefs.ErrNotFound, container, p.key(), valid)
 }
 
 // ExecOptions name the container and the command to run in it.
@@ -99,9 +115,12 @@ type ExecOptions struct {
 // environment and working directory. It returns the command's exit code.
 func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 	ctx = r.context(ctx)
-	_, c, err := r.find(ctx, o.Namespace, o.Pod, o.Container)
+	_, c, note, err := r.find(ctx, o.Namespace, o.Pod, o.Container)
 	if err != nil {
 		return 0, err
+	}
+	if note != "" && o.Stderr != nil {
+		fmt.Fprintln(o.Stderr, note)
 	}
 	if !c.running() {
 		return 0, fmt.Errorf("%w: container %q of pod %s/%s is not running", errdefs.ErrFailedPrecondition, c.labels().Container(), o.Namespace, o.Pod)
@@ -186,17 +205,21 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 type LogFile struct {
 	Path    string
 	Running func() bool
+	// Note is kubectl's "Defaulted container ..." when no container was named and the
+	// pod has others; the caller prints it on stderr.
+	Note string
 }
 
 // Log finds a container's log file.
 func (r *Runtime) Log(ctx context.Context, namespace, pod, container string) (LogFile, error) {
 	ctx = r.context(ctx)
-	p, c, err := r.find(ctx, namespace, pod, container)
+	p, c, note, err := r.find(ctx, namespace, pod, container)
 	if err != nil {
 		return LogFile{}, err
 	}
 	id := c.ID
 	return LogFile{
+		Note: note,
 		Path: r.dirs(p.labels().UID()).Log(c.labels().Container()),
 		Running: func() bool {
 			pods, err := r.pods(ctx)

@@ -60,10 +60,17 @@ func mergeEnv(lists ...[]string) []string {
 	return out
 }
 
-// withResources turns limits into cgroup settings the way the kubelet does.
+// withResources turns requests and limits into cgroup settings the way the kubelet
+// does: the cpu request (or, without one, the limit) becomes cpu.shares, the cpu limit a
+// CFS quota, the memory limit the memory limit. A container without either keeps the
+// runtime's default weight: kplay has no BestEffort cgroup to give it the kubelet's 2.
 func withResources(res corev1.ResourceRequirements) []oci.SpecOpts {
 	var opts []oci.SpecOpts
-	const period = 100000
+	const (
+		period    = 100000
+		minShares = 2
+		maxShares = 262144 // the kernel's cap; runc refuses more
+	)
 	if q, ok := res.Limits[corev1.ResourceCPU]; ok && !q.IsZero() {
 		quota := q.MilliValue() * period / 1000
 		if quota < 1000 {
@@ -77,9 +84,7 @@ func withResources(res corev1.ResourceRequirements) []oci.SpecOpts {
 	}
 	if ok && !cpuReq.IsZero() {
 		shares := uint64(cpuReq.MilliValue() * 1024 / 1000)
-		if shares < 2 {
-			shares = 2
-		}
+		shares = max(minShares, min(shares, maxShares))
 		opts = append(opts, oci.WithCPUShares(shares))
 	}
 	if q, ok := res.Limits[corev1.ResourceMemory]; ok && !q.IsZero() {

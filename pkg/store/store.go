@@ -215,7 +215,8 @@ type Tx struct {
 
 // Put stores obj, recording the file that applied it. Like the API server, the store
 // keeps the creationTimestamp of the object it replaces and sets one on a new object.
-// It reports whether anything changed.
+// It reports whether the object changed, as kubectl apply's "unchanged" does: the same
+// object applied from another file is unchanged, though the store records the new file.
 func (t *Tx) Put(obj Object, source string) (changed bool, err error) {
 	if t.root == nil {
 		return false, errors.New("store: Put in a read-only transaction")
@@ -259,7 +260,7 @@ func (t *Tx) Put(obj Object, source string) (changed bool, err error) {
 	if string(v) == string(old) {
 		return false, nil
 	}
-	return true, b.Put(key.bytes(), v)
+	return old == nil || string(raw) != string(prev.Object), b.Put(key.bytes(), v)
 }
 
 // Get decodes the object under key into obj and returns the file that applied it.

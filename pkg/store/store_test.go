@@ -126,6 +126,15 @@ func TestRoundTrip(t *testing.T) {
 		if changed, err := tx.Put(configMap("default", "cfg", map[string]string{"k": "v"}), "-"); changed || err != nil {
 			t.Errorf("same configmap again: changed %v, %v", changed, err)
 		}
+		if changed, err := tx.Put(configMap("default", "cfg", map[string]string{"k": "v"}), "/other.yaml"); changed || err != nil {
+			t.Errorf("same configmap from another file: changed %v, %v", changed, err)
+		}
+		if src, err := tx.Get(Key{ConfigMaps, "default", "cfg"}, &corev1.ConfigMap{}); err != nil || src != "/other.yaml" {
+			t.Errorf("the configmap's source after it came from another file: %q, %v", src, err)
+		}
+		if changed, err := tx.Put(configMap("default", "cfg", map[string]string{"k": "v"}), "-"); changed || err != nil {
+			t.Errorf("same configmap from the first file again: changed %v, %v", changed, err)
+		}
 		if changed, err := tx.Put(secret("default", "db", map[string]string{"password": "new"}), "/c.yaml"); !changed || err != nil {
 			t.Errorf("changed secret: changed %v, %v", changed, err)
 		}
