@@ -1,7 +1,6 @@
 package volume
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -84,7 +83,7 @@ func (m Manager) Remove(pod podstate.PodDirs) error {
 
 // RemoveClaim deletes a claim's data (`down --volumes`).
 func (m Manager) RemoveClaim(namespace, name string) error {
-	if namespace == "" || name == "" || strings.Contains(namespace+name, "/") || namespace == ".." || name == ".." {
+	if checkName(namespace) != nil || checkName(name) != nil {
 		return fmt.Errorf("removing claim %q/%q: bad name", namespace, name)
 	}
 	path := m.ClaimPath(namespace, name)
@@ -132,21 +131,26 @@ func unmountUnder(dir string) error {
 
 // mountPoints lists the mount points of this mount namespace.
 func mountPoints() ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	// Read whole: a line has no bound a scanner could hold, since a container can
+	// make the root field of a bind mount into its volume as long as it likes.
+	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	return parseMountPoints(b), nil
+}
+
+// parseMountPoints reads the mount points out of a mountinfo file.
+func parseMountPoints(b []byte) []string {
 	var points []string
-	s := bufio.NewScanner(f)
-	s.Buffer(make([]byte, 64*1024), 1024*1024)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
+	for _, line := range strings.Split(string(b), "\n") {
+		// The mount point is field 5; fields 1-4 are short and hold no spaces.
+		fields := strings.SplitN(line, " ", 6)
 		if len(fields) > 4 {
 			points = append(points, unescapeOctal(fields[4]))
 		}
 	}
-	return points, s.Err()
+	return points
 }
 
 // unescapeOctal undoes mountinfo's \NNN escapes of space, tab, newline and backslash.

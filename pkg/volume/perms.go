@@ -22,8 +22,30 @@ func (m Manager) SecureRoots() error {
 		if err := secureRoot(root); err != nil {
 			return err
 		}
+		closeLevels(root, 2)
 	}
 	return nil
+}
+
+// closeLevels takes other users' access from the directories in the first levels
+// below root (pods/<pod>, claims/<namespace>, ...), which an older kplay made 0755 or
+// 0777: the closed root stops new walks, this also stops a process that already sat
+// inside. Volumes themselves lie deeper and keep their modes.
+func closeLevels(root string, depth int) {
+	if depth == 0 {
+		return
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		path := root + "/" + e.Name()
+		if fi, err := os.Lstat(path); err == nil && fi.Mode().Perm()&0o007 != 0 {
+			os.Chmod(path, fi.Mode().Perm()&^0o007)
+		}
+		closeLevels(path, depth-1)
+	}
 }
 
 func secureRoot(dir string) error {

@@ -119,8 +119,23 @@ func makeSubPath(base, sub string) error {
 	if err != nil {
 		return err
 	}
-	if err := root.MkdirAll(sub, st.Mode().Perm()); err != nil {
-		return fmt.Errorf("creating subPath %q: %w", sub, err)
+	// Each directory made gets the volume's mode whatever the umask, as the kubelet's
+	// doSafeMakeDir does, so a non-root container can write where its volume lets it.
+	mode := st.Mode().Perm()
+	made := ""
+	for _, elem := range strings.Split(sub, "/") {
+		if elem == "" || elem == "." {
+			continue
+		}
+		made = filepath.Join(made, elem)
+		if err := root.Mkdir(made, mode); errors.Is(err, os.ErrExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("creating subPath %q: %w", sub, err)
+		}
+		if err := root.Chmod(made, mode); err != nil {
+			return fmt.Errorf("creating subPath %q: %w", sub, err)
+		}
 	}
 	return nil
 }

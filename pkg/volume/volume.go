@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/plan"
@@ -177,16 +178,24 @@ func mkdirVolume(dir string, mode os.FileMode) error {
 func hostPath(path string, typ corev1.HostPathType) error {
 	switch typ {
 	case corev1.HostPathDirectoryOrCreate:
-		return os.MkdirAll(path, 0o755)
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return err
+		}
+		typ = corev1.HostPathDirectory // what is there must be a directory
 	case corev1.HostPathFileOrCreate:
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o644)
-		if err != nil {
+		// Only a missing file is created, without following a symlink planted there
+		// and without opening what is there: a FIFO would block, a device would open.
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
+		if err == nil {
+			return f.Close()
+		}
+		if !errors.Is(err, os.ErrExist) {
 			return err
 		}
-		return f.Close()
+		typ = corev1.HostPathFile // what is there must be a file
 	case corev1.HostPathUnset:
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
@@ -462,6 +463,12 @@ func TestSecureRootsTightensAnOpenRoot(t *testing.T) {
 	os.Mkdir(m.Layout.DataRoot, 0o777)
 	os.Chmod(m.Layout.DataRoot, 0o777)
 	os.Chown(m.Layout.DataRoot, 65534, 65534)
+	// An older kplay's claims level, open to all; the claim itself stays open.
+	claim := filepath.Join(m.Layout.DataRoot, "claims", "shop", "db")
+	os.MkdirAll(claim, 0o777)
+	for _, d := range []string{filepath.Join(m.Layout.DataRoot, "claims"), filepath.Join(m.Layout.DataRoot, "claims", "shop"), claim} {
+		os.Chmod(d, 0o777)
+	}
 	if err := m.SecureRoots(); err != nil {
 		t.Fatal(err)
 	}
@@ -472,6 +479,15 @@ func TestSecureRootsTightensAnOpenRoot(t *testing.T) {
 		}
 		if st.Mode().Perm()&0o027 != 0 || st.Sys().(*syscall.Stat_t).Uid != 0 {
 			t.Errorf("%s: %v uid %d after SecureRoots, want at most 0750 and root's", root, st.Mode().Perm(), st.Sys().(*syscall.Stat_t).Uid)
+		}
+	}
+	for dir, want := range map[string]os.FileMode{
+		filepath.Join(m.Layout.DataRoot, "claims"):         0o770,
+		filepath.Join(m.Layout.DataRoot, "claims", "shop"): 0o770,
+		claim: 0o777,
+	} {
+		if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: %v (%v) after SecureRoots, want %v", dir, st.Mode().Perm(), err, want)
 		}
 	}
 }
@@ -516,5 +532,76 @@ func TestClaimsListsWhatHasData(t *testing.T) {
 	}
 	if got := m.Claims(); len(got) != 1 || !got["shop/db"] {
 		t.Errorf("Claims = %v, want shop/db", got)
+	}
+}
+
+// A container can make the root field of a bind mount into its volume longer than
+// any line buffer (a deep directory tree): the mount points must still be read.
+func TestParseMountPointsWithAHugeRootField(t *testing.T) {
+	long := "/" + strings.Repeat("d/", 1<<20)
+	info := "36 35 98:0 / / rw - ext4 /dev/root rw\n" +
+		"40 36 98:0 " + long + " /run/kplay/pods/p/volume-subpaths/c/0 rw - ext4 /dev/root rw\n" +
+		`41 36 0:5 / /run/with\040space rw - tmpfs tmpfs rw` + "\n"
+	got := parseMountPoints([]byte(info))
+	want := []string{"/", "/run/kplay/pods/p/volume-subpaths/c/0", "/run/with space"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("mount points = %q, want %q", got, want)
+	}
+}
+
+// A subPath kplay creates gets the volume's mode at every level, whatever the umask:
+// a non-root container can write into an emptyDir's new subPath.
+func TestMissingSubPathGetsTheVolumesMode(t *testing.T) {
+	needRoot(t)
+	m := newManager(t)
+	vol := filepath.Join(m.Layout.DataRoot, "pods/p1/volumes/data")
+	if err := mkdirOpen(vol); err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	if _, err := m.BindSubPath(SubPath{Pod: m.Layout.PodByKey("p1"), Container: "c", Volume: vol, Path: "a/b"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"a", "a/b"} {
+		if st, err := os.Stat(filepath.Join(vol, d)); err != nil || st.Mode().Perm() != 0o777 {
+			t.Errorf("%s: mode %v (%v), want 0777 like the volume", d, st.Mode().Perm(), err)
+		}
+	}
+}
+
+// FileOrCreate creates only a missing file: what is there is checked, never opened.
+func TestHostPathFileOrCreateOpensNothingThere(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- hostPath(fifo, corev1.HostPathFileOrCreate) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is not a File") {
+			t.Errorf("FileOrCreate on a FIFO = %v, want a type check error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("FileOrCreate on a FIFO blocked: it opened the FIFO")
+	}
+	target := filepath.Join(dir, "elsewhere")
+	link := filepath.Join(dir, "link")
+	os.Symlink(target, link)
+	if err := hostPath(link, corev1.HostPathFileOrCreate); err == nil {
+		t.Errorf("FileOrCreate through a dangling symlink succeeded")
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("FileOrCreate created the symlink's target %s", target)
+	}
+	file := filepath.Join(dir, "a-dir")
+	os.Mkdir(file, 0o755)
+	if err := hostPath(file, corev1.HostPathDirectoryOrCreate); err != nil {
+		t.Errorf("DirectoryOrCreate on a directory: %v", err)
+	}
+	if err := hostPath(fifo, corev1.HostPathDirectoryOrCreate); err == nil {
+		t.Errorf("DirectoryOrCreate on a FIFO succeeded")
 	}
 }
