@@ -122,9 +122,9 @@ spec:
 		stdin *os.File
 		want  string
 	}{
-		{"200 MB file", sparse, nil, sparse + ": larger than 64Mi: kplay reads at most 64Mi of a manifest (--max-manifest-size)"},
+		{"200 MB file", sparse, nil, sparse + ": larger than 64Mi: kplay reads at most 64Mi of manifests per run (--max-manifest-size)"},
 		{"-f /dev/zero", "/dev/zero", nil, "/dev/zero: not a regular file (a character device)"},
-		{"/dev/zero on stdin", "-", zero, "stdin: larger than 64Mi: kplay reads at most 64Mi of a manifest (--max-manifest-size)"},
+		{"/dev/zero on stdin", "-", zero, "stdin: larger than 64Mi: kplay reads at most 64Mi of manifests per run (--max-manifest-size)"},
 		{"FIFO", fifo, nil, fifo + ": not a regular file (a FIFO)"},
 		{"1M keys", keys, nil, keys + ": too many YAML nodes: kplay parses at most 262144 keys"},
 		{"replicas 2147483647", replicas, nil,

@@ -62,7 +62,7 @@ func TestLimitFlags(t *testing.T) {
 		{[]string{"up", "--dry-run", "--max-manifest-size=lots", "-f", "-"}, `--max-manifest-size: invalid size "lots": use a number of bytes or a quantity such as 64Mi`},
 		{[]string{"up", "--dry-run", "--max-pods=0", "-f", "-"}, "--max-pods must be at least 1, got 0"},
 		{[]string{"down", "--max-manifest-size=0", "-f", "-"}, `--max-manifest-size: invalid size "0": use a number of bytes or a quantity such as 64Mi`},
-		{[]string{"up", "--dry-run", "--max-manifest-size=10", "-f", "-"}, "stdin: larger than 10: kplay reads at most 10 of a manifest (--max-manifest-size)"},
+		{[]string{"up", "--dry-run", "--max-manifest-size=10", "-f", "-"}, "stdin: larger than 10: kplay reads at most 10 of manifests per run (--max-manifest-size)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

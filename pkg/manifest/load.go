@@ -47,6 +47,10 @@ func Load(paths []string, stdin io.Reader, opts ...LoadOption) ([]Object, []stri
 			continue
 		}
 		for _, f := range files {
+			if l.files++; l.files > MaxFiles {
+				l.errorf("%s: kplay reads at most %d files per run", f, MaxFiles)
+				break
+			}
 			l.loadFile(f)
 		}
 	}
@@ -63,6 +67,8 @@ type loader struct {
 	errs     []string
 
 	maxBytes  int64
+	read      int64 // bytes of the run read so far
+	files     int
 	structure int // what the files read so far spent of MaxStructure
 }
 

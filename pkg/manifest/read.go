@@ -10,8 +10,11 @@ import (
 )
 
 const (
-	// DefaultMaxBytes is how much kplay reads of one file or of standard input.
+	// DefaultMaxBytes is how much kplay reads of all the files of one run and its
+	// standard input together.
 	DefaultMaxBytes = 64 << 20
+	// MaxFiles is how many files one run reads.
+	MaxFiles = 10000
 	// MaxStructure bounds the work of parsing one run's files. Parsing costs about
 	// 10 µs and 600 bytes per YAML node, so a file of dense keys that fits the byte
 	// cap would take a minute and gigabytes. Every node but a document's root is
@@ -73,21 +76,26 @@ func ParseBytes(s string) (int64, error) {
 // readAll reads r up to the byte cap. It reads one byte more than the cap, so a
 // device or an endless stream stops there.
 func (l *loader) readAll(name string, r io.Reader) ([]byte, bool) {
-	data, err := io.ReadAll(io.LimitReader(r, l.maxBytes+1))
+	left := l.maxBytes - l.read
+	data, err := io.ReadAll(io.LimitReader(r, left+1))
 	if err != nil {
 		l.errorf("%s: reading: %v", name, err)
 		return nil, false
 	}
-	if int64(len(data)) > l.maxBytes {
+	if int64(len(data)) > left {
 		l.tooLarge(name)
 		return nil, false
 	}
+	l.read += int64(len(data))
 	return data, true
 }
 
+// tooLarge reports the file that takes the run past the byte cap, which holds for
+// all of a run's files together: many files just under it would add up.
 func (l *loader) tooLarge(name string) {
-	l.errorf("%s: larger than %s: kplay reads at most %s of a manifest (--max-manifest-size)",
+	l.errorf("%s: larger than %s: kplay reads at most %s of manifests per run (--max-manifest-size)",
 		name, FormatBytes(l.maxBytes), FormatBytes(l.maxBytes))
+	l.read = l.maxBytes + 1 // nothing more is read
 }
 
 // readFile reads a regular file. Anything else (a FIFO, a device, a socket) is
@@ -110,7 +118,7 @@ func (l *loader) readFile(path string) ([]byte, bool) {
 		l.errorf("%s: not a regular file (%s): -f reads files and directories; pipe anything else to -f -", path, fileType(info.Mode()))
 		return nil, false
 	}
-	if info.Size() > l.maxBytes {
+	if info.Size() > l.maxBytes-l.read {
 		l.tooLarge(path)
 		return nil, false
 	}
@@ -141,6 +149,11 @@ func (l *loader) spend(name string, data []byte) bool {
 	if l.structure > MaxStructure {
 		l.errorf("%s: too many YAML nodes: kplay parses at most %d keys, list items and other nodes per run "+
 			"(it counts the characters %s that start them)", name, MaxStructure, structureChars)
+		return false
+	}
+	if err := checkAliases(data, l.maxBytes, MaxStructure); err != nil {
+		l.errorf("%s: %v", name, err)
+		l.structure = MaxStructure + 1 // nothing more of this run is parsed
 		return false
 	}
 	return true

@@ -53,7 +53,7 @@ func TestLoadLargeFile(t *testing.T) {
 	}
 	f.Close()
 	err = loadWithin(t, 5*time.Second, []string{path}, nil)
-	wantError(t, err, path+": larger than 64Mi: kplay reads at most 64Mi of a manifest (--max-manifest-size)")
+	wantError(t, err, path+": larger than 64Mi: kplay reads at most 64Mi of manifests per run (--max-manifest-size)")
 }
 
 // TestLoadMaxBytes: the cap is exact, and MaxBytes moves it.
@@ -68,9 +68,9 @@ func TestLoadMaxBytes(t *testing.T) {
 		t.Errorf("a file of exactly the cap: %v", err)
 	}
 	err := loadWithin(t, 5*time.Second, []string{path}, nil, MaxBytes(n-1))
-	wantError(t, err, fmt.Sprintf("%s: larger than %d: kplay reads at most %d of a manifest (--max-manifest-size)", path, n-1, n-1))
+	wantError(t, err, fmt.Sprintf("%s: larger than %d: kplay reads at most %d of manifests per run (--max-manifest-size)", path, n-1, n-1))
 	err = loadWithin(t, 5*time.Second, []string{"-"}, strings.NewReader(doc), MaxBytes(n-1))
-	wantError(t, err, fmt.Sprintf("stdin: larger than %d: kplay reads at most %d of a manifest (--max-manifest-size)", n-1, n-1))
+	wantError(t, err, fmt.Sprintf("stdin: larger than %d: kplay reads at most %d of manifests per run (--max-manifest-size)", n-1, n-1))
 }
 
 // endless is standard input that never ends, like /dev/zero on stdin.
@@ -88,7 +88,7 @@ func (e *endless) Read(p []byte) (int, error) {
 func TestLoadEndlessStdin(t *testing.T) {
 	in := &endless{}
 	err := loadWithin(t, 5*time.Second, []string{"-"}, in)
-	wantError(t, err, "stdin: larger than 64Mi: kplay reads at most 64Mi of a manifest (--max-manifest-size)")
+	wantError(t, err, "stdin: larger than 64Mi: kplay reads at most 64Mi of manifests per run (--max-manifest-size)")
 	if in.read > DefaultMaxBytes+1 {
 		t.Errorf("read %d bytes of stdin, want at most %d", in.read, DefaultMaxBytes+1)
 	}
@@ -167,5 +167,63 @@ func TestParseBytes(t *testing.T) {
 	}
 	if s := FormatBytes(DefaultMaxBytes); s != "64Mi" {
 		t.Errorf("FormatBytes(DefaultMaxBytes) = %q, want 64Mi", s)
+	}
+}
+
+// The byte cap holds for all of a run's files together: files just under it each
+// must not add up past it.
+func TestLoadMaxBytesIsPerRun(t *testing.T) {
+	dir := t.TempDir()
+	doc := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"
+	var paths []string
+	for _, name := range []string{"a.yaml", "b.yaml"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.Replace(doc, "name: a", "name: "+name[:1], 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	n := int64(len(doc))
+	if err := loadWithin(t, 5*time.Second, paths, nil, MaxBytes(2*n)); err != nil {
+		t.Errorf("two files of exactly the cap together: %v", err)
+	}
+	err := loadWithin(t, 5*time.Second, paths, nil, MaxBytes(2*n-1))
+	wantError(t, err, fmt.Sprintf("%s: larger than %d: kplay reads at most %d of manifests per run (--max-manifest-size)", paths[1], 2*n-1, 2*n-1))
+}
+
+// A run reads at most MaxFiles files.
+func TestLoadMaxFiles(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i <= MaxFiles; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%05d.yaml", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := loadWithin(t, 10*time.Second, []string{dir}, nil)
+	wantError(t, err, fmt.Sprintf("%s: kplay reads at most %d files per run", filepath.Join(dir, fmt.Sprintf("f%05d.yaml", MaxFiles)), MaxFiles))
+}
+
+// A "billion laughs": a small file of aliases to one large anchored string expands
+// past every cap when it turns into JSON; it is refused before that, fast.
+func TestLoadAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n  annotations:\n    big: &a " + strings.Repeat("A", 1<<20) + "\ndata:\n  list: [")
+	for i := 0; i < 100; i++ {
+		b.WriteString("*a, ")
+	}
+	b.WriteString("*a]\n")
+	path := filepath.Join(t.TempDir(), "bomb.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := loadWithin(t, 5*time.Second, []string{path}, nil)
+	wantError(t, err, path+": YAML aliases expand to more than 64Mi or 262144 nodes: kplay refuses such a manifest, as it refuses one that large (--max-manifest-size)")
+	// A few aliases to small anchors, as real manifests use them, are fine.
+	ok := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  labels: &l {app: web}\n  annotations: *l\n"
+	if err := os.WriteFile(path, []byte(ok), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := loadWithin(t, 5*time.Second, []string{path}, nil); err != nil {
+		t.Errorf("a manifest with one small alias: %v", err)
 	}
 }
