@@ -315,10 +315,14 @@ func (b *builder) pod(s podSeed) (PodPlan, error) {
 	}
 	pp.HostPorts = hostPorts(&pp.Spec)
 
-	if pp.Hash, err = specHash(&pp); err != nil {
+	if pp.Hash, err = specHash(&pp, true); err != nil {
 		return pp, err
 	}
-	pp.UID = uidFor(pp.Namespace, pp.Name, pp.Hash)
+	uidHash, err := specHash(&pp, false)
+	if err != nil {
+		return pp, err
+	}
+	pp.UID = uidFor(pp.Namespace, pp.Name, uidHash)
 	for _, list := range [][]Container{pp.InitContainers, pp.Containers} {
 		for i := range list {
 			c := &list[i]

@@ -18,10 +18,12 @@ const hashLen = 16
 // specHash covers everything that decides what runs: metadata, the defaulted
 // spec (volumes with their absolute host paths included) and every container's
 // resolved env, secret values included. It leaves out the files of configMap and
-// secret volumes, which are updated in place (see volumeDataHash), and the UID,
-// which is derived from it. encoding/json writes map keys sorted, so the hash
-// does not depend on map order.
-func specHash(p *PodPlan) (string, error) {
+// secret volumes, which are updated in place (see volumeDataHash). encoding/json
+// writes map keys sorted, so the hash does not depend on map order. Without
+// secrets, the values of env from Secrets are left out: the UID is derived from that
+// hash, and the UID is seen by every local user and container (in mount paths), so
+// it must not let anyone test a guess of a secret offline.
+func specHash(p *PodPlan, secrets bool) (string, error) {
 	type step struct {
 		Name   string
 		Value  string
@@ -44,7 +46,11 @@ func specHash(p *PodPlan) (string, error) {
 		for _, c := range list {
 			hc := container{Name: c.Name, Image: c.Image}
 			for _, s := range c.steps {
-				hc.Env = append(hc.Env, step{s.Name, s.Value, s.Source})
+				value := s.Value
+				if s.Source == EnvSecret && !secrets {
+					value = ""
+				}
+				hc.Env = append(hc.Env, step{s.Name, value, s.Source})
 			}
 			in.Containers = append(in.Containers, hc)
 		}

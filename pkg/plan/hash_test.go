@@ -81,8 +81,9 @@ func TestHash(t *testing.T) {
 			if (got.VolumeDataHash != base.VolumeDataHash) != tt.volDataChanges {
 				t.Errorf("volume data hash %s -> %s, want changed=%v", base.VolumeDataHash, got.VolumeDataHash, tt.volDataChanges)
 			}
-			if (got.UID != base.UID) != tt.hashChanges {
-				t.Errorf("UID %s -> %s, want it to follow the hash", base.UID, got.UID)
+			// The UID follows the hash, except for Secret values (see below).
+			if (got.UID != base.UID) != (tt.hashChanges && tt.name != "secret value") {
+				t.Errorf("UID %s -> %s, want it to follow the hash but for Secret values", base.UID, got.UID)
 			}
 		})
 	}
@@ -103,5 +104,27 @@ func TestHashOfHostPath(t *testing.T) {
 	c := mustBuild(t, pod("/srv/other")).Pods[0].Hash
 	if a != b || a == c {
 		t.Errorf("hashes %s %s %s: a relative path must hash as its absolute path, another path differently", a, b, c)
+	}
+}
+
+// The UID is seen by every container and local user (in mount paths): a Secret's
+// value changes the spec hash, so the pod is recreated, but not the UID, so nobody
+// can test a guess of the secret against it.
+func TestUIDDoesNotDependOnSecretValues(t *testing.T) {
+	base := mustBuild(t, hashFixture(nil)...).Pods[0]
+	other := mustBuild(t, hashFixture(func(_, _ *corev1.ConfigMap, sec *corev1.Secret, _ *corev1.Pod) {
+		sec.Data["password"] = []byte("correct horse")
+	})...).Pods[0]
+	if base.Hash == other.Hash {
+		t.Errorf("a changed Secret value left the spec hash at %s: the pod would not be recreated", base.Hash)
+	}
+	if base.UID != other.UID {
+		t.Errorf("the UID follows the Secret's value: %s, then %s", base.UID, other.UID)
+	}
+	renamed := mustBuild(t, hashFixture(func(_, _ *corev1.ConfigMap, _ *corev1.Secret, pod *corev1.Pod) {
+		pod.Spec.Containers[0].Image = "nginx:1.28"
+	})...).Pods[0]
+	if renamed.UID == base.UID {
+		t.Errorf("a changed image kept the UID %s: the UID must follow the rest of the spec", base.UID)
 	}
 }
