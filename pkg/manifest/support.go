@@ -233,7 +233,7 @@ var (
 
 	emptyDirRules = ruleSet{"`emptyDir` volume", reflect.TypeOf(corev1.EmptyDirVolumeSource{}), []fieldRule{
 		{"medium", supported, "\"\" (disk under kplay's data root) or Memory (tmpfs)", nil},
-		{"sizeLimit", supported, "the size of a Memory emptyDir's tmpfs (a write past it fails); on disk it is not enforced (the kubelet evicts the pod past it, and kplay has no daemon to watch)", nil},
+		{"sizeLimit", supported, "the size of a Memory emptyDir's tmpfs (a write past it fails), never more than the pod's memory limit when every container has one, as the kubelet sizes it; on disk it is not enforced (the kubelet evicts the pod past it, and kplay has no daemon to watch)", nil},
 		{"mode", ignored, "the directory gets kplay's default mode", nil},
 	}}
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // volumes decides every volume of spec. It rewrites a hostPath in spec to the
@@ -21,9 +22,36 @@ func (b *builder) volumes(spec *corev1.PodSpec, ns, dir string) ([]Volume, error
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", spec.Volumes[i].Name, err)
 		}
+		if v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumMemory {
+			v.EmptyDir.SizeLimit = memoryVolumeSize(spec, v.EmptyDir.SizeLimit)
+		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// memoryVolumeSize sizes a memory-backed emptyDir as the kubelet does: its
+// sizeLimit, but never more than the pod's memory limit when every container has one
+// (a tmpfs mounted without a size would take half the machine's memory).
+func memoryVolumeSize(spec *corev1.PodSpec, sizeLimit *resource.Quantity) *resource.Quantity {
+	var pod resource.Quantity
+	for _, c := range spec.Containers {
+		l, ok := c.Resources.Limits[corev1.ResourceMemory]
+		if !ok || l.IsZero() {
+			return sizeLimit
+		}
+		pod.Add(l)
+	}
+	// Init containers run one at a time, before the app containers.
+	for _, c := range spec.InitContainers {
+		if l, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && l.Cmp(pod) > 0 {
+			pod = l.DeepCopy()
+		}
+	}
+	if len(spec.Containers) == 0 || (sizeLimit != nil && !sizeLimit.IsZero() && sizeLimit.Cmp(pod) <= 0) {
+		return sizeLimit
+	}
+	return &pod
 }
 
 func (b *builder) volume(v *corev1.Volume, ns, dir string) (Volume, error) {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -280,5 +281,46 @@ func TestHostPorts(t *testing.T) {
 				t.Errorf("HostPorts = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A memory-backed emptyDir is no larger than the pod's memory limit, as the kubelet
+// sizes it; without a limit on every container its sizeLimit stands.
+func TestMemoryEmptyDirIsSizedByThePodsLimit(t *testing.T) {
+	mem := func(q string) corev1.ResourceRequirements {
+		return corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(q)}}
+	}
+	for _, tt := range []struct {
+		name      string
+		limits    []string // per container, "" for none
+		sizeLimit string
+		want      string // "" for no size
+	}{
+		{"no limits", []string{"", ""}, "", ""},
+		{"no limits, sizeLimit", []string{""}, "1Gi", "1Gi"},
+		{"limits sum", []string{"64Mi", "32Mi"}, "", "96Mi"},
+		{"sizeLimit below the limit", []string{"64Mi"}, "16Mi", "16Mi"},
+		{"sizeLimit above the limit", []string{"64Mi"}, "1Gi", "64Mi"},
+		{"one container without", []string{"64Mi", ""}, "", ""},
+	} {
+		spec := corev1.PodSpec{Volumes: []corev1.Volume{{Name: "m", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}}
+		if tt.sizeLimit != "" {
+			q := resource.MustParse(tt.sizeLimit)
+			spec.Volumes[0].EmptyDir.SizeLimit = &q
+		}
+		for i, l := range tt.limits {
+			c := corev1.Container{Name: fmt.Sprintf("c%d", i)}
+			if l != "" {
+				c.Resources = mem(l)
+			}
+			spec.Containers = append(spec.Containers, c)
+		}
+		got := memoryVolumeSize(&spec, spec.Volumes[0].EmptyDir.SizeLimit)
+		switch {
+		case tt.want == "" && got != nil:
+			t.Errorf("%s: size %s, want none", tt.name, got)
+		case tt.want != "" && (got == nil || got.Cmp(resource.MustParse(tt.want)) != 0):
+			t.Errorf("%s: size %v, want %s", tt.name, got, tt.want)
+		}
 	}
 }
