@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -86,20 +88,18 @@ func loadPlan(ctx context.Context, stdin io.Reader, stderr io.Writer, files []st
 }
 
 func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptions, maxBytes int64, maxPods int) (*plan.Plan, error) {
-	objs, warnings, err := manifest.Load(files, stdin, manifest.MaxBytes(maxBytes))
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, "Warning:", w)
+	warn := func(warnings []string) {
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "Warning:", w)
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	warnings, err = manifest.Validate(objs, manifest.MaxPods(maxPods))
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, "Warning:", w)
-	}
-	if err != nil {
-		return nil, err
-	}
+	// Every problem of every document at once: the objects that decoded are
+	// validated even when others did not, and missing references are looked up
+	// even in objects that are invalid.
+	objs, warnings, loadErr := manifest.Load(files, stdin, manifest.MaxBytes(maxBytes))
+	warn(warnings)
+	warnings, validErr := manifest.Validate(objs, manifest.MaxPods(maxPods))
+	warn(warnings)
 	opts := plan.Options{
 		NodeName:        node.Name(),
 		HostIP:          node.HostIP(),
@@ -113,14 +113,31 @@ func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptio
 	} else if err != nil {
 		return nil, err
 	}
+	if err := badInput(loadErr, validErr, plan.MissingReferences(objs, opts)); err != nil {
+		return nil, err
+	}
 	p, err := plan.Build(objs, opts)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range p.Warnings {
-		fmt.Fprintln(stderr, "Warning:", w)
-	}
+	warn(p.Warnings)
 	return p, nil
+}
+
+// badInput joins the problems found in the manifests into one bad-input error
+// (exit 2), or nil when there are none.
+func badInput(loadErr, validErr error, missing []string) error {
+	var lines []string
+	for _, err := range []error{loadErr, validErr} {
+		if err != nil {
+			lines = append(lines, err.Error())
+		}
+	}
+	lines = append(lines, missing...)
+	if len(lines) == 0 {
+		return nil
+	}
+	return errdefs.ErrInvalidArgument.WithMessage(strings.Join(lines, "\n"))
 }
 
 // storedObjects gives the plan the ConfigMaps and Secrets earlier ups applied.

@@ -91,16 +91,18 @@ func (l *loader) decode(at Object, data []byte, depth int) {
 		return
 	}
 
-	k, known := kinds[h.kind]
-	if !known || (h.apiVersion != k.apiVersion && isExtensionGroup(h.apiVersion)) {
+	switch class, msg := classifyKind(h.apiVersion, h.kind); class {
+	case kindIgnored:
 		l.warnf("%s: %s %s is not supported by kplay and is ignored", at.Where(), h.apiVersion, h)
 		return
-	}
-	if h.apiVersion != k.apiVersion {
-		l.errorf("%s: apiVersion %q does not serve kind %s; use apiVersion %q", where, h.apiVersion, h.kind, k.apiVersion)
+	case kindCustom:
+		l.warnf("%s: %s %s is a custom resource (group %s), which kplay does not run; it is ignored", at.Where(), h.apiVersion, h, groupOf(h.apiVersion))
+		return
+	case kindNoMatch:
+		l.errorf("%s: %s", where, msg)
 		return
 	}
-	obj := k.new()
+	obj := kinds[h.kind].new()
 	problems := decodeStrict(data, doc, obj)
 	for _, p := range problems {
 		l.errorf("%s: %s", where, p)
@@ -115,12 +117,9 @@ func (l *loader) decode(at Object, data []byte, depth int) {
 	l.objs = append(l.objs, at)
 }
 
-// isExtensionGroup tells a custom resource's group (it has a dot, like
-// example.com/v1) from a built-in one, so a CRD named like a Kubernetes kind
-// is ignored with a warning rather than rejected.
-func isExtensionGroup(apiVersion string) bool {
-	group, _, found := strings.Cut(apiVersion, "/")
-	return found && strings.Contains(group, ".")
+func groupOf(apiVersion string) string {
+	group, _, _ := strings.Cut(apiVersion, "/")
+	return group
 }
 
 // decodeList flattens a List (or a typed list such as PodList) into its items.

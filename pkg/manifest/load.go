@@ -22,7 +22,9 @@ var manifestExts = map[string]bool{".yaml": true, ".yml": true, ".json": true}
 
 // Load reads every path (file, directory or "-" for stdin) and decodes its documents.
 // It returns the supported objects in file and document order, one warning line per
-// ignored object, and an error listing every problem of every file at once.
+// ignored object, and an error listing every problem of every file at once. The
+// objects are those that decoded, even when there is an error, so that the
+// caller can validate them and report their problems too.
 // A file larger than the byte cap (MaxBytes) or that is not a regular file is an
 // error, and so is more structure than MaxStructure in all files together.
 func Load(paths []string, stdin io.Reader, opts ...LoadOption) ([]Object, []string, error) {
@@ -55,7 +57,7 @@ func Load(paths []string, stdin io.Reader, opts ...LoadOption) ([]Object, []stri
 		}
 	}
 	if len(l.errs) > 0 {
-		return nil, l.warnings, invalid(l.errs)
+		return l.objs, l.warnings, invalid(l.errs)
 	}
 	return l.objs, l.warnings, nil
 }

@@ -31,6 +31,31 @@ func expectations(t *testing.T, file string) (errs, warnings []string) {
 	return errs, warnings
 }
 
+// rewriteExpectations replaces the "# error:" and "# warning:" lines at the top of
+// a fixture with the ones given (go test -update).
+func rewriteExpectations(t *testing.T, file string, errs, warnings []string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head, body []string
+	for _, e := range errs {
+		head = append(head, "# error: "+e)
+	}
+	for _, w := range warnings {
+		head = append(head, "# warning: "+w)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "# error: ") && !strings.HasPrefix(line, "# warning: ") {
+			body = append(body, line)
+		}
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(append(head, body...), "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func errorLines(err error) []string {
 	if err == nil {
 		return nil
@@ -50,6 +75,10 @@ func TestLoadFixtures(t *testing.T) {
 		t.Run(f, func(t *testing.T) {
 			wantErrs, wantWarnings := expectations(t, f)
 			_, warnings, err := Load([]string{f}, nil)
+			if *update {
+				rewriteExpectations(t, f, errorLines(err), warnings)
+				return
+			}
 			if got := errorLines(err); !reflect.DeepEqual(got, wantErrs) {
 				t.Errorf("errors:\ngot  %q\nwant %q", got, wantErrs)
 			}

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated tables in docs/kubernetes-support.md")
+var update = flag.Bool("update", false, "rewrite docs/kubernetes-support.md's generated tables, the fixtures' expected messages and the corpus table")
 
 // TestSupportTablesCoverEveryField makes a Kubernetes upgrade that adds a field
 // fail here until someone decides what kplay does with it.

@@ -188,8 +188,10 @@ func TestPullPolicy(t *testing.T) {
 		"registry:5000/team/app@sha256:" + hex64: corev1.PullIfNotPresent,
 	}
 	for image, want := range tests {
-		if got := defaultPullPolicy(image); got != want {
-			t.Errorf("defaultPullPolicy(%q) = %s, want %s", image, got, want)
+		spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: image}}}
+		applyPodDefaults(&spec, "node")
+		if got := spec.Containers[0].ImagePullPolicy; got != want {
+			t.Errorf("imagePullPolicy of %q = %s, want %s", image, got, want)
 		}
 	}
 	c := ctr("c")

@@ -181,7 +181,7 @@ func checkHostPathType(p string, t corev1.HostPathType) error {
 // key as a file, or only the listed items at their paths. A missing optional
 // object gives an empty volume; a missing item key is an error unless optional.
 func projectFiles(kind, name string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32, optional bool) ([]File, error) {
-	mode := defaultFileMode
+	mode := corev1.ConfigMapVolumeSourceDefaultMode
 	if defaultMode != nil {
 		mode = *defaultMode
 	}
