@@ -83,9 +83,10 @@ metadata: {name: web}
 		{"terminationGracePeriodSeconds: -1", podHead + `  terminationGracePeriodSeconds: -1
   containers: [{name: c, image: nginx}]
 `, ""},
-		{"hostIP: localhost", podHead + `  containers:
+		// The API server takes any hostIP; kplay's port publishing needs an address.
+		{"hostIP: localhost is kplay's limit", podHead + `  containers:
   - {name: c, image: nginx, ports: [{containerPort: 80, hostPort: 8080, hostIP: localhost}]}
-`, ""},
+`, `kplay cannot run Pod "web": spec.containers[0].ports[0].hostIP: Invalid value: "localhost": kplay publishes host ports`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"net/netip"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -88,6 +89,12 @@ func containerChecks(c *corev1.Container, p *field.Path) ([]string, field.ErrorL
 	for _, name := range sortedKeys(c.Resources.Limits) {
 		if name != string(corev1.ResourceCPU) && name != string(corev1.ResourceMemory) {
 			warnings = append(warnings, fmt.Sprintf("%s is ignored: kplay applies only cpu and memory limits", rp.Child("limits").Key(name)))
+		}
+	}
+	for i, port := range c.Ports {
+		if _, err := netip.ParseAddr(port.HostIP); port.HostIP != "" && err != nil {
+			errs = append(errs, field.Invalid(p.Child("ports").Index(i).Child("hostIP"), port.HostIP,
+				"kplay publishes host ports through CNI portmap, which needs an IP address such as 127.0.0.1"))
 		}
 	}
 	for i := range c.VolumeMounts {
