@@ -135,8 +135,8 @@ var (
 		{"image", supported, "required", nil},
 		{"command", supported, "`$(VAR)` expanded as the kubelet does", nil},
 		{"args", supported, "`$(VAR)` expanded as the kubelet does", nil},
-		{"workingDir", supported, "must be an absolute path", nil},
-		{"ports", supported, "containerPort 1-65535; hostPort (0-65535) is published through CNI portmap; protocol TCP, UDP or SCTP; hostIP", nil},
+		{"workingDir", supported, "kplay needs an absolute path (the API server takes a relative one, which the OCI runtime refuses)", nil},
+		{"ports", supported, "hostPort is published through CNI portmap; hostIP must be an IP address (the API server takes any string)", nil},
 		{"envFrom", supported, "configMapRef, secretRef, prefix", nil},
 		{"env", supported, "value, configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef", nil},
 		{"resources", supported, "see the resources table", nil},
@@ -183,7 +183,7 @@ var (
 		{"name", supported, "must name a volume of the pod", nil},
 		{"readOnly", supported, "", nil},
 		{"recursiveReadOnly", ignored, "read-only mounts are not made recursively read-only", []string{"Disabled"}},
-		{"mountPath", supported, "required, absolute, unique within the container", nil},
+		{"mountPath", supported, "required, unique within the container; kplay needs it absolute (the API server takes a relative one, which the kubelet prefixes with `/`)", nil},
 		{"subPath", supported, "relative, without `..`; opened without following symlinks and bind-mounted, so a container cannot swap it (see docs/security.md)", nil},
 		{"mountPropagation", ignored, "mounts are private", []string{"None"}},
 		{"subPathExpr", supported, "expanded with the container's env", nil},
@@ -269,7 +269,7 @@ var (
 	secretRules = ruleSet{"Secret", reflect.TypeOf(corev1.Secret{}), []fieldRule{
 		{"data", supported, "values must be base64", nil},
 		{"stringData", supported, "merged into data on load, stringData winning, as the API server does", nil},
-		{"type", supported, "stored; type-specific keys are not checked", nil},
+		{"type", supported, "stored; the keys a type requires are checked as the API server does (tls.crt and tls.key for kubernetes.io/tls, ...)", nil},
 		{"immutable", ignored, "`up --replace` updates volumes anyway", []string{"false"}},
 	}}
 )

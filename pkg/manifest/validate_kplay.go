@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"net/netip"
+	"path"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -97,9 +98,18 @@ func containerChecks(c *corev1.Container, p *field.Path) ([]string, field.ErrorL
 				"kplay publishes host ports through CNI portmap, which needs an IP address such as 127.0.0.1"))
 		}
 	}
+	// The API server takes relative paths here; the OCI runtime needs absolute ones
+	// (the kubelet would prefix a mountPath with "/", kplay asks for it).
+	if c.WorkingDir != "" && !path.IsAbs(c.WorkingDir) {
+		errs = append(errs, field.Invalid(p.Child("workingDir"), c.WorkingDir, "kplay needs an absolute path: the OCI runtime refuses a relative working directory"))
+	}
 	for i := range c.VolumeMounts {
-		w, e := checkFields(volumeMountRules, &c.VolumeMounts[i], p.Child("volumeMounts").Index(i))
+		mp := p.Child("volumeMounts").Index(i)
+		w, e := checkFields(volumeMountRules, &c.VolumeMounts[i], mp)
 		warnings, errs = append(warnings, w...), append(errs, e...)
+		if m := c.VolumeMounts[i].MountPath; m != "" && !path.IsAbs(m) {
+			errs = append(errs, field.Invalid(mp.Child("mountPath"), m, "kplay needs an absolute path: write \"/"+m+"\""))
+		}
 	}
 	for i, env := range c.Env {
 		if env.ValueFrom != nil {
