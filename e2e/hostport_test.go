@@ -115,8 +115,8 @@ func TestHostPortClashInOneFile(t *testing.T) {
 		t.Fatalf("up of a file whose pods share a host port: exit %d, want 2\n%s", r.Code, r)
 	}
 	for _, want := range []string{
-		f + `: document 2: The Pod "zero" is invalid: spec.containers[0].ports[0].hostPort: Duplicate value: "0.0.0.0:45743/TCP": also bound by Pod "empty" (` + f + `: document 1)`,
-		f + `: document 3: The Pod "hostnet" is invalid:`,
+		f + `: document 2: kplay cannot run Pod "zero": spec.containers[0].ports[0].hostPort: Duplicate value: "0.0.0.0:45743/TCP": also bound by Pod "empty" (` + f + `: document 1)`,
+		f + `: document 3: kplay cannot run Pod "hostnet":`,
 		`spec.containers[0].ports[0].hostPort: Duplicate value: "45743/TCP": also bound by Pod "empty" (` + f + `: document 1)`,
 	} {
 		contains(t, "the error", r.Stderr, want)

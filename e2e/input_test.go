@@ -128,9 +128,9 @@ spec:
 		{"FIFO", fifo, nil, fifo + ": not a regular file (a FIFO)"},
 		{"1M keys", keys, nil, keys + ": too many YAML nodes: kplay parses at most 262144 keys"},
 		{"replicas 2147483647", replicas, nil,
-			replicas + `: document 1: The Deployment "web" is invalid: spec.replicas: Invalid value: 2147483647: kplay runs at most 1000 pods per run (--max-pods)`},
+			replicas + `: document 1: kplay cannot run Deployment "web": spec.replicas: Invalid value: 2147483647: kplay runs at most 1000 pods per run (--max-pods)`},
 		{"Pod named like a replica", clash, nil,
-			clash + `: document 2: The Pod "web-1" is invalid: metadata.name: Duplicate value: "web-1": kplay names replica 1 of Deployment "web" (` + clash + `: document 1) so`},
+			clash + `: document 2: kplay cannot run Pod "web-1": metadata.name: Duplicate value: "web-1": kplay names replica 1 of Deployment "web" (` + clash + `: document 1) so`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
