@@ -80,15 +80,20 @@ func TestSeccompProfiles(t *testing.T) {
 	if err := os.Symlink(filepath.Join(e.Dir, "outside.json"), filepath.Join(dir, "escape.json")); err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]string{
-		"kplay-e2e/missing.json": "no such file or directory",
-		"../outside.json":        "must be a relative path",
-		"kplay-e2e/escape.json":  "escapes",
+	for name, want := range map[string]struct {
+		code int
+		msg  string
+	}{
+		"kplay-e2e/missing.json": {1, "no such file or directory"},
+		// The API server's validation refuses ".." before anything runs.
+		"../outside.json":       {2, `The Pod "bad-profile" is invalid: spec.containers[0].securityContext.seccompProfile.localhostProfile: Invalid value: "../outside.json": must not contain '..'`},
+		"kplay-e2e/escape.json": {1, "escapes"},
 	} {
 		r := e.Kplay("up", "-q", "-f", e.Manifest(pod("bad-profile", "",
 			sleeper("c", "{seccompProfile: {type: Localhost, localhostProfile: "+name+"}}"))))
-		if r.Code != 1 || !strings.Contains(r.Stderr, `pod default/bad-profile: container "c": seccompProfile`) || !strings.Contains(r.Stderr, want) {
-			t.Errorf("up with localhostProfile %s: %s\nwant exit 1 naming the pod, the container and %q", name, r, want)
+		named := want.code != 1 || strings.Contains(r.Stderr, `pod default/bad-profile: container "c": seccompProfile`)
+		if r.Code != want.code || !named || !strings.Contains(r.Stderr, want.msg) {
+			t.Errorf("up with localhostProfile %s: %s\nwant exit %d (1 naming the pod and the container) and %q", name, r, want.code, want.msg)
 		}
 		if _, ok := e.Pods()["bad-profile"]; ok {
 			t.Errorf("up with localhostProfile %s left the pod behind", name)
