@@ -13,7 +13,7 @@ import (
 // It reports whether it handled the invocation; the processes it runs exit here.
 func internal(args []string) bool {
 	if pause.Invoked(args) {
-		os.Exit(pause.Run())
+		os.Exit(pause.Run(args[1:]))
 	}
 	if file, ok := hook.Invocation(args); ok {
 		os.Exit(hook.Run(file))

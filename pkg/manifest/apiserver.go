@@ -80,6 +80,10 @@ func apiServerCreate(obj runtime.Object) (runtime.Object, field.ErrorList) {
 		pvcutil.EnforceDataSourceBackwardsCompatibility(&o.Spec, nil)
 		pvcutil.NormalizeDataSources(&o.Spec)
 		errs = corevalidation.ValidatePersistentVolumeClaim(o, corevalidation.ValidationOptionsForPersistentVolumeClaim(o, nil))
+	case *api.Service:
+		// The service strategy's PrepareForCreate: status is the server's.
+		o.Status = api.ServiceStatus{}
+		errs = corevalidation.ValidateServiceCreate(o)
 	default:
 		return obj, field.ErrorList{field.InternalError(nil, fmt.Errorf("kplay cannot validate %T", internal))}
 	}

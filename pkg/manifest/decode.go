@@ -26,6 +26,7 @@ var kinds = map[string]struct {
 	"ConfigMap":             {"v1", func() runtime.Object { return &corev1.ConfigMap{} }},
 	"Secret":                {"v1", func() runtime.Object { return &corev1.Secret{} }},
 	"PersistentVolumeClaim": {"v1", func() runtime.Object { return &corev1.PersistentVolumeClaim{} }},
+	"Service":               {"v1", func() runtime.Object { return &corev1.Service{} }},
 	"Deployment":            {"apps/v1", func() runtime.Object { return &appsv1.Deployment{} }},
 }
 

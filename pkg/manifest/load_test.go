@@ -129,6 +129,7 @@ func TestLoad(t *testing.T) {
 			paths: []string{"list.yaml"},
 			want: []loaded{
 				{"list.yaml: document 1, items[0]", "Pod", "a"},
+				{"list.yaml: document 1, items[1]", "Service", "a"},
 				{"list.yaml: document 2, items[0]", "ConfigMap", "from-typed-list"},
 			},
 		},

@@ -274,11 +274,34 @@ var (
 	}}
 )
 
+var serviceSpecRules = ruleSet{"Service spec", reflect.TypeOf(corev1.ServiceSpec{}), []fieldRule{
+	{"type", supported, "ClusterIP, NodePort (every host address, 127.0.0.1 included), LoadBalancer (NodePort plus `port` on every host address, the host address in status, as k3s's ServiceLB) or ExternalName (a DNS CNAME)", nil},
+	{"selector", supported, "the pods of the Service's namespace whose labels match and that run and are ready; without a selector the Service has no endpoints (kplay does not read Endpoints objects)", nil},
+	{"ports", supported, "TCP and UDP; targetPort a number or a container port's name; nodePort from 30000-32767", nil},
+	{"clusterIP", supported, "from --service-cidr when unset, stable across ups; None makes the Service headless", nil},
+	{"clusterIPs", supported, "set from clusterIP", nil},
+	{"sessionAffinity", supported, "ClientIP sends a client to the endpoint it used last", nil},
+	{"sessionAffinityConfig", supported, "clientIP.timeoutSeconds, default 10800", nil},
+	{"externalName", supported, "answered as a CNAME", nil},
+	{"externalIPs", rejected, "kplay serves Services on the host's own addresses (NodePort, LoadBalancer)", nil},
+	{"publishNotReadyAddresses", ignored, "only ready pods are endpoints", []string{"false"}},
+	{"externalTrafficPolicy", ignored, "there is one node: traffic from outside is masqueraded as with Cluster", []string{"Cluster"}},
+	{"internalTrafficPolicy", ignored, "there is one node", []string{"Cluster"}},
+	{"healthCheckNodePort", ignored, "there is no external load balancer to check it", nil},
+	{"loadBalancerIP", ignored, "a LoadBalancer listens on the host's addresses", nil},
+	{"loadBalancerSourceRanges", ignored, "not enforced", nil},
+	{"loadBalancerClass", ignored, "kplay is the only load balancer", nil},
+	{"allocateLoadBalancerNodePorts", ignored, "a LoadBalancer always gets nodePorts", []string{"true"}},
+	{"ipFamilies", ignored, "Services are IPv4", []string{"[IPv4]"}},
+	{"ipFamilyPolicy", ignored, "Services are IPv4", []string{"SingleStack"}},
+	{"trafficDistribution", ignored, "there is one node", nil},
+}}
+
 // supportTables are every table, in the order the docs show them.
 var supportTables = []ruleSet{
 	objectMetaRules, podSpecRules, podSecurityRules, containerRules, containerSecurityRules,
 	resourceRules, volumeMountRules, envSourceRules, volumeSourceRules, emptyDirRules,
-	deploymentSpecRules, claimSpecRules, configMapRules, secretRules,
+	deploymentSpecRules, claimSpecRules, configMapRules, secretRules, serviceSpecRules,
 }
 
 // checkFields applies a rule set to one value: a warning for each ignored field

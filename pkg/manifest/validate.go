@@ -78,6 +78,8 @@ func kindOf(obj runtime.Object) string {
 		return "Secret"
 	case *corev1.PersistentVolumeClaim:
 		return "PersistentVolumeClaim"
+	case *corev1.Service:
+		return "Service"
 	}
 	return fmt.Sprintf("%T", obj)
 }

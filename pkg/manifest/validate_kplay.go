@@ -41,6 +41,8 @@ func kplayChecks(obj runtime.Object) ([]string, field.ErrorList) {
 		w, errs := checkFields(objectMetaRules, &o.ObjectMeta, field.NewPath("metadata"))
 		cw, cerrs := checkFields(claimSpecRules, &o.Spec, field.NewPath("spec"))
 		return append(w, cw...), append(errs, cerrs...)
+	case *corev1.Service:
+		return serviceChecks(o)
 	}
 	return nil, field.ErrorList{field.InternalError(nil, fmt.Errorf("kplay cannot run %T", obj))}
 }

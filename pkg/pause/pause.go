@@ -21,10 +21,14 @@ func Invoked(args []string) bool {
 }
 
 // Run is the pause process: PID 1 of the pod. It reaps children that get reparented to
-// it (shareProcessNamespace), exits 0 on SIGTERM or SIGINT and otherwise sleeps.
-func Run() int {
-	// Nothing allocates after start-up; a small heap target keeps the RSS low.
+// it (shareProcessNamespace), exits 0 on SIGTERM or SIGINT and otherwise sleeps. With
+// DNSFlag it also answers the pod's DNS queries (see serveDNS).
+func Run(args []string) int {
+	// Little allocates after start-up; a small heap target keeps the RSS low.
 	debug.SetGCPercent(10)
+	if path := dnsPath(args); path != "" {
+		serveDNS(path)
+	}
 	signals := make(chan os.Signal, 16)
 	signal.Notify(signals, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
 	for s := range signals {

@@ -23,6 +23,10 @@ type Options struct {
 	// files wins.
 	StoredConfigMaps []corev1.ConfigMap
 	StoredSecrets    []corev1.Secret
+	// Services are the Services that exist for the pods' service links (environment
+	// variables), with their cluster IPs allocated: the stored ones and the files'. A
+	// Service in the files that is not here is stored but gives no variables.
+	Services []corev1.Service
 }
 
 // Resolved is a container's final environment and command line, after $(VAR)

@@ -33,6 +33,8 @@ type objectStore struct {
 	// secrets is each Secret's data with stringData merged over it.
 	secrets map[string]map[string][]byte
 	claims  map[string]bool
+	// services give the service links, by "namespace/name".
+	services map[string]*corev1.Service
 	where   map[string]string // "kind ns/name" -> where it was declared
 }
 
@@ -85,6 +87,7 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 			configMaps: map[string]*corev1.ConfigMap{},
 			secrets:    map[string]map[string][]byte{},
 			claims:     map[string]bool{},
+			services:   map[string]*corev1.Service{},
 			where:      map[string]string{},
 		},
 		warned: map[string]bool{},
@@ -96,6 +99,10 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 	for i := range opts.StoredSecrets {
 		s := &opts.StoredSecrets[i]
 		b.objs.secrets[namespaceOf(s.Namespace)+"/"+s.Name] = secretData(s)
+	}
+	for i := range opts.Services {
+		s := &opts.Services[i]
+		b.objs.services[namespaceOf(s.Namespace)+"/"+s.Name] = s
 	}
 	p := &Plan{}
 	var seeds []podSeed
@@ -122,6 +129,12 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 			}
 			b.objs.claims[key] = true
 			p.Claims = append(p.Claims, key)
+			p.Objects = append(p.Objects, declared(o, obj))
+		case *corev1.Service:
+			key := namespaceOf(obj.Namespace) + "/" + obj.Name
+			if err := b.objs.declare("service", key, o); err != nil {
+				return nil, err
+			}
 			p.Objects = append(p.Objects, declared(o, obj))
 		case *corev1.Pod:
 			if obj.Name == "" {
@@ -323,9 +336,19 @@ func (b *builder) pod(s podSeed) (PodPlan, error) {
 		return pp, err
 	}
 	pp.UID = uidFor(pp.Namespace, pp.Name, uidHash)
+	// Service links come first, so $(VAR) can use them and the pod's own variables win;
+	// they are not in the hash: like the kubelet, kplay sets them when it creates a pod
+	// and a Service added later does not make running pods outdated.
+	var links []envStep
+	if pp.Spec.EnableServiceLinks == nil || *pp.Spec.EnableServiceLinks {
+		links = serviceEnv(b.objs.services, pp.Namespace)
+	}
 	for _, list := range [][]Container{pp.InitContainers, pp.Containers} {
 		for i := range list {
 			c := &list[i]
+			if len(links) > 0 {
+				c.steps = append(append([]envStep{}, links...), c.steps...)
+			}
 			for j := range c.steps {
 				if c.steps[j].uid {
 					c.steps[j].Value = pp.UID

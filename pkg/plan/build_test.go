@@ -240,7 +240,7 @@ func TestOddInputDoesNotPanic(t *testing.T) {
 	if _, err := Build(nil, Options{}); err != nil {
 		t.Errorf("empty input: %v", err)
 	}
-	p, err := Build([]manifest.Object{{Source: "x.yaml", Doc: 1, Object: &corev1.Service{}}}, Options{})
+	p, err := Build([]manifest.Object{{Source: "x.yaml", Doc: 1, Object: &corev1.Endpoints{}}}, Options{})
 	if err != nil || len(p.Warnings) != 1 {
 		t.Errorf("unexpected kind: err %v, warnings %q; want one warning", err, p.Warnings)
 	}

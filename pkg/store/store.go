@@ -1,5 +1,5 @@
 // Package store keeps the Kubernetes objects that are not containers (Secrets,
-// ConfigMaps, PersistentVolumeClaims; Services and workload records next) between
+// ConfigMaps, PersistentVolumeClaims, Services; workload records next) between
 // kplay commands, in one bbolt file under the data root.
 //
 // Every call opens the file, runs one transaction and closes it again: bbolt holds an
@@ -164,10 +164,11 @@ const (
 	Secrets                Kind = "secrets"
 	ConfigMaps             Kind = "configmaps"
 	PersistentVolumeClaims Kind = "persistentvolumeclaims"
+	Services               Kind = "services"
 )
 
 // Kinds are every kind the store keeps.
-var Kinds = []Kind{Secrets, ConfigMaps, PersistentVolumeClaims}
+var Kinds = []Kind{Secrets, ConfigMaps, PersistentVolumeClaims, Services}
 
 // Key names one stored object.
 type Key struct {
@@ -180,8 +181,8 @@ func (k Key) String() string { return string(k.Kind) + "/" + k.Namespace + "/" +
 
 func (k Key) bytes() []byte { return []byte(k.Namespace + "/" + k.Name) }
 
-// Object is what the store keeps: *corev1.Secret, *corev1.ConfigMap or
-// *corev1.PersistentVolumeClaim.
+// Object is what the store keeps: *corev1.Secret, *corev1.ConfigMap,
+// *corev1.PersistentVolumeClaim or *corev1.Service.
 type Object interface {
 	metav1.Object
 	runtime.Object
@@ -196,6 +197,8 @@ func KindOf(obj Object) (Kind, error) {
 		return ConfigMaps, nil
 	case *corev1.PersistentVolumeClaim:
 		return PersistentVolumeClaims, nil
+	case *corev1.Service:
+		return Services, nil
 	}
 	return "", fmt.Errorf("store: kplay does not store %T: %w", obj, errdefs.ErrInvalidArgument)
 }
