@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -54,11 +55,11 @@ before SIGKILL. PersistentVolumeClaim data stays unless --volumes.`,
 				}
 				warnNotFound(cmd.ErrOrStderr(), sel.Names, results)
 				if err != nil {
-					return err
+					return errors.Join(err, syncServices(ctx, rt))
 				}
 				removed, err := rt.DeleteObjects(ctx, objs, o.Volumes)
 				printObjectResults(cmd.OutOrStdout(), removed)
-				return err
+				return errors.Join(err, syncServices(ctx, rt))
 			})
 		},
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/podstate"
+	"github.com/kplay-dev/kplay/pkg/service"
 )
 
 // globalOptions are the flags every command shares.
@@ -20,6 +21,7 @@ type globalOptions struct {
 	CNIPath     []string
 	Subnet      string
 	Bridge      string
+	ServiceCIDR string
 	InfraImage  string
 	LogMaxSize  string // kubectl-style quantity: 10Mi
 	LogMaxFiles int
@@ -33,7 +35,7 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kplay",
 		Short: "Run Kubernetes YAML on one machine with containerd, no API server",
-		Long: `kplay runs Pods, Deployments, ConfigMaps, Secrets and PersistentVolumeClaims from
+		Long: `kplay runs Pods, Deployments, Services, ConfigMaps, Secrets and PersistentVolumeClaims from
 Kubernetes YAML on this machine. It drives containerd directly, gives every pod a pause
 infra container and a CNI network, and keeps no daemon of its own.`,
 		SilenceUsage:  true,
@@ -55,6 +57,7 @@ infra container and a CNI network, and keeps no daemon of its own.`,
 	f.StringSliceVar(&g.CNIPath, "cni-path", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directories searched for CNI plugins")
 	f.StringVar(&g.Subnet, "subnet", "10.213.0.0/22", "subnet of kplay's pod network")
 	f.StringVar(&g.Bridge, "bridge", "kplay0", "host bridge of kplay's pod network; kplays with different --run-root need their own bridge and subnet")
+	f.StringVar(&g.ServiceCIDR, "service-cidr", service.DefaultCIDR, "range the ClusterIPs of Services are allocated from; must not overlap --subnet")
 	f.StringVar(&g.InfraImage, "infra-image", "", "registry image for the pod infra container (default: kplay's built-in pause)")
 	f.BoolVar(&g.SeccompDefault, "seccomp-default", false, "give containers that set no seccompProfile containerd's RuntimeDefault profile, as the kubelet's SeccompDefault does")
 	f.StringVar(&g.LogMaxSize, "log-max-size", "10Mi", "size at which a container's log file is rotated (e.g. 10Mi, 500Ki), for containers up creates")

@@ -18,6 +18,7 @@ import (
 	"github.com/kplay-dev/kplay/pkg/node"
 	"github.com/kplay-dev/kplay/pkg/plan"
 	"github.com/kplay-dev/kplay/pkg/runtime"
+	"github.com/kplay-dev/kplay/pkg/service"
 	"github.com/kplay-dev/kplay/pkg/store"
 	"github.com/kplay-dev/kplay/pkg/volume"
 )
@@ -116,6 +117,9 @@ func buildPlan(stdin io.Reader, stderr io.Writer, files []string, g *globalOptio
 	if err := badInput(loadErr, validErr, plan.MissingReferences(objs, opts)); err != nil {
 		return nil, err
 	}
+	if err := allocateServices(objs, g, &opts); err != nil {
+		return nil, err
+	}
 	p, err := plan.Build(objs, opts)
 	if err != nil {
 		return nil, err
@@ -146,9 +150,49 @@ func storedObjects(g *globalOptions, opts *plan.Options) error {
 		if opts.StoredConfigMaps, _, err = store.List[corev1.ConfigMap](tx, ""); err != nil {
 			return err
 		}
-		opts.StoredSecrets, _, err = store.List[corev1.Secret](tx, "")
+		if opts.StoredSecrets, _, err = store.List[corev1.Secret](tx, ""); err != nil {
+			return err
+		}
+		opts.Services, _, err = store.List[corev1.Service](tx, "")
 		return err
 	})
+}
+
+// allocateServices gives the files' Services their ClusterIPs and NodePorts (kept from
+// the store when they have them) and makes opts.Services the stored Services with the
+// files' ones in their place, for the pods' service links.
+func allocateServices(objs []manifest.Object, g *globalOptions, opts *plan.Options) error {
+	var files []*corev1.Service
+	for _, o := range objs {
+		if s, ok := o.Object.(*corev1.Service); ok {
+			if s.Namespace == "" {
+				s.Namespace = corev1.NamespaceDefault
+			}
+			files = append(files, s)
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	cidr, err := service.ParseCIDR(g.ServiceCIDR, g.Subnet)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := service.Allocate(files, opts.Services, cidr); err != nil {
+		return err
+	}
+	byKey := map[string]int{}
+	for i, s := range opts.Services {
+		byKey[s.Namespace+"/"+s.Name] = i
+	}
+	for _, s := range files {
+		if i, ok := byKey[s.Namespace+"/"+s.Name]; ok {
+			opts.Services[i] = *s
+		} else {
+			opts.Services = append(opts.Services, *s)
+		}
+	}
+	return nil
 }
 
 // dryRunList is the plan as `kubectl get pods -o yaml` would show it.
@@ -175,17 +219,23 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) err
 		progress = nil
 	}
 	return withRuntime(cmd, g, progress, func(ctx context.Context, rt *runtime.Runtime) error {
+		if err := rt.CheckServicePorts(ctx, p); err != nil {
+			return err
+		}
 		// A failed up still reports what it changed before the failure.
 		results, err := rt.Up(ctx, p, runtime.UpOptions{Replace: o.Replace, ForceRecreate: o.Force, Pull: policy})
 		if perr := printResults(cmd.OutOrStdout(), results); err == nil {
 			err = perr
 		}
 		if err != nil {
-			return err
+			return errors.Join(err, syncServices(ctx, rt))
 		}
 		applied, err := rt.Apply(ctx, p)
 		printObjectResults(cmd.OutOrStdout(), applied)
 		if err != nil {
+			return errors.Join(err, syncServices(ctx, rt))
+		}
+		if err := syncServices(ctx, rt); err != nil {
 			return err
 		}
 		if o.Wait {
@@ -193,6 +243,15 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions, p *plan.Plan) err
 		}
 		return nil
 	})
+}
+
+// syncServices brings the Services' kernel rules and DNS records up to date with the
+// pods that run now; every up and down ends with it.
+func syncServices(ctx context.Context, rt *runtime.Runtime) error {
+	if err := rt.SyncServices(ctx); err != nil {
+		return fmt.Errorf("updating Services: %w", err)
+	}
+	return nil
 }
 
 // pullPolicy maps --pull to a Kubernetes imagePullPolicy.

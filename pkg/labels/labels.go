@@ -45,6 +45,13 @@ const (
 	VolumeDataHash = prefix + "volume-data-hash"
 	// PodLabels is the pod's own metadata.labels as JSON, on the infra container.
 	PodLabels = prefix + "pod.labels"
+	// PodPorts is the containers' declared ports as JSON, on the infra container, so a
+	// Service's named targetPort resolves without the pod's spec.
+	PodPorts = prefix + "pod.ports"
+	// PodHostname and PodSubdomain are spec.hostname and spec.subdomain, on the infra
+	// container, for the DNS names of pods behind a headless Service.
+	PodHostname  = prefix + "pod.hostname"
+	PodSubdomain = prefix + "pod.subdomain"
 	// Containers lists the pod's app container names, "a,b", on the infra container,
 	// so ps can show those not created yet.
 	Containers = prefix + "containers"

@@ -16,7 +16,7 @@ import (
 // The test binary acts as the pause process when started under the name "pause".
 func TestMain(m *testing.M) {
 	if Invoked(os.Args) {
-		os.Exit(Run())
+		os.Exit(Run(nil))
 	}
 	os.Exit(m.Run())
 }

@@ -88,7 +88,7 @@ type images map[string]client.Image
 func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) (reserved bool, err error) {
 	id := podstate.PodID(pp.Namespace, pp.Name)
 	hostNetwork := pp.Spec.HostNetwork
-	infraLabels := podstate.InfraLabels(pp, time.Now(), r.infra.Binary)
+	infraLabels := withServiceLabels(podstate.InfraLabels(pp, time.Now(), r.infra.Binary), pp)
 	var infraImg client.Image
 	if r.cfg.InfraImage != "" {
 		infraImg = imgs[r.cfg.InfraImage]
@@ -171,7 +171,7 @@ func (r *Runtime) writeEtc(pp *plan.PodPlan, podIP string) error {
 	if err != nil {
 		return err
 	}
-	resolv, warnings, err := network.ResolvConf(hostResolv, pp.Spec.DNSPolicy, pp.Spec.DNSConfig, pp.Spec.HostNetwork)
+	resolv, warnings, err := r.resolvConf(pp, hostResolv)
 	if err != nil {
 		return fmt.Errorf("writing resolv.conf: %w", err)
 	}

@@ -27,8 +27,8 @@ func (r *Runtime) infraSpec(pp *plan.PodPlan, netns, group string, img client.Im
 		opts = append(opts,
 			oci.WithRootFSPath(r.infra.Rootfs),
 			oci.WithRootFSReadonly(),
-			oci.WithProcessArgs(r.infra.Args...),
-			oci.WithMounts(r.infra.Mounts),
+			oci.WithProcessArgs(r.infraArgs(pp)...),
+			oci.WithMounts(r.infraMounts(pp)),
 		)
 	}
 	opts = append(opts,

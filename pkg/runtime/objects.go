@@ -47,6 +47,8 @@ func (r *Runtime) Apply(ctx context.Context, p *plan.Plan) ([]ObjectResult, erro
 				return nil, fmt.Errorf("creating claim %s/%s: %w", obj.Namespace, obj.Name, err)
 			}
 			objs = append(objs, bindClaim(obj))
+		case *corev1.Service:
+			objs = append(objs, r.withLoadBalancerStatus(obj))
 		default:
 			return nil, fmt.Errorf("kplay does not store %T", obj)
 		}
