@@ -45,6 +45,9 @@ func takeSnapshot(s scope) (snapshot, error) {
 	if snap["iptables"], err = iptablesRules(); err != nil {
 		return nil, err
 	}
+	if snap["nftables"], err = nftablesObjects(); err != nil {
+		return nil, err
+	}
 	snap["mount"] = mounts(s)
 	// CNI's default IPAM directory too, in case kplay's own dataDir setting got lost.
 	snap["file"] = stateFiles(append([]string{"/var/lib/cni/networks"}, s.Roots...))

@@ -14,6 +14,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 
+	"github.com/kplay-dev/kplay/pkg/service"
 	"github.com/kplay-dev/kplay/pkg/store"
 )
 
@@ -52,6 +53,9 @@ For pods, use kplay ps.`,
 			if err != nil {
 				return err
 			}
+			if err := withEndpoints(cmd, g, lists); err != nil {
+				return err
+			}
 			return printStored(cmd.OutOrStdout(), cmd.ErrOrStderr(), lists, o, len(args) > 1, time.Now())
 		},
 	}
@@ -73,10 +77,14 @@ func parseKinds(arg string) ([]store.Kind, error) {
 			kinds = append(kinds, store.ConfigMaps)
 		case "persistentvolumeclaims", "persistentvolumeclaim", "pvc":
 			kinds = append(kinds, store.PersistentVolumeClaims)
+		case "services", "service", "svc":
+			kinds = append(kinds, store.Services)
+		case "endpoints", "endpoint", "ep":
+			kinds = append(kinds, kindEndpoints)
 		case "pods", "pod", "po":
-			return nil, usageError{fmt.Errorf("kplay get lists secrets, configmaps and persistentvolumeclaims; for pods use kplay ps")}
+			return nil, usageError{fmt.Errorf("kplay get lists services, endpoints, secrets, configmaps and persistentvolumeclaims; for pods use kplay ps")}
 		default:
-			return nil, usageError{fmt.Errorf("unknown kind %q: kplay get lists secrets (secret), configmaps (cm) and persistentvolumeclaims (pvc)", k)}
+			return nil, usageError{fmt.Errorf("unknown kind %q: kplay get lists services (svc), endpoints (ep), secrets (secret), configmaps (cm) and persistentvolumeclaims (pvc)", k)}
 		}
 	}
 	return kinds, nil
@@ -103,6 +111,8 @@ func readStored(st *store.Store, kinds []store.Kind, namespace string, names []s
 				l.items, l.sources, err = listOf[corev1.ConfigMap](tx, namespace)
 			case store.PersistentVolumeClaims:
 				l.items, l.sources, err = listOf[corev1.PersistentVolumeClaim](tx, namespace)
+			case store.Services, kindEndpoints:
+				l.items, l.sources, err = listOf[corev1.Service](tx, namespace)
 			}
 			if err != nil {
 				return err
@@ -222,6 +232,20 @@ func storedObjectList(lists []storedList, named bool) any {
 			}
 			pl.APIVersion, pl.Kind = "v1", "List"
 			list = pl
+		case store.Services:
+			sl := &corev1.ServiceList{Items: []corev1.Service{}}
+			for _, o := range l.items {
+				sl.Items = append(sl.Items, *o.(*corev1.Service))
+			}
+			sl.APIVersion, sl.Kind = "v1", "List"
+			list = sl
+		case kindEndpoints:
+			el := &corev1.EndpointsList{Items: []corev1.Endpoints{}}
+			for _, o := range l.items {
+				el.Items = append(el.Items, *o.(*corev1.Endpoints))
+			}
+			el.APIVersion, el.Kind = "v1", "List"
+			list = el
 		}
 		return list
 	}
@@ -243,6 +267,10 @@ func setTypeMeta(obj k8sruntime.Object) {
 		o.APIVersion, o.Kind = "v1", "ConfigMap"
 	case *corev1.PersistentVolumeClaim:
 		o.APIVersion, o.Kind = "v1", "PersistentVolumeClaim"
+	case *corev1.Service:
+		o.APIVersion, o.Kind = "v1", "Service"
+	case *corev1.Endpoints:
+		o.APIVersion, o.Kind = "v1", "Endpoints"
 	}
 }
 
@@ -271,6 +299,13 @@ func printTable(out io.Writer, l storedList, o *getOptions, prefixKind bool, now
 		if o.Output == "wide" {
 			header = append(header, "VOLUMEMODE")
 		}
+	case store.Services:
+		header = append(header, "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE")
+		if o.Output == "wide" {
+			header = append(header, "SELECTOR")
+		}
+	case kindEndpoints:
+		header = append(header, "NAME", "ENDPOINTS", "AGE")
 	}
 	if o.Output == "wide" {
 		header = append(header, "SOURCE")
@@ -292,6 +327,13 @@ func printTable(out io.Writer, l storedList, o *getOptions, prefixKind bool, now
 			row = append(row, name, string(v.Type), fmt.Sprint(len(v.Data)), age)
 		case *corev1.ConfigMap:
 			row = append(row, name, fmt.Sprint(len(v.Data)+len(v.BinaryData)), age)
+		case *corev1.Service:
+			row = append(row, name, serviceType(v), clusterIP(v), externalIP(v), service.PortsColumn(v), age)
+			if o.Output == "wide" {
+				row = append(row, selector(v.Spec.Selector))
+			}
+		case *corev1.Endpoints:
+			row = append(row, name, endpointsColumn(v), age)
 		case *corev1.PersistentVolumeClaim:
 			capacity := ""
 			if q, ok := v.Status.Capacity[corev1.ResourceStorage]; ok {
