@@ -81,8 +81,13 @@ func apiServerCreate(obj runtime.Object) (runtime.Object, field.ErrorList) {
 		pvcutil.NormalizeDataSources(&o.Spec)
 		errs = corevalidation.ValidatePersistentVolumeClaim(o, corevalidation.ValidationOptionsForPersistentVolumeClaim(o, nil))
 	case *api.Service:
-		// The service strategy's PrepareForCreate: status is the server's.
+		// The service strategy's PrepareForCreate (status is the server's) and the REST
+		// layer's normalizeClusterIPs: clusterIPs follows clusterIP. kplay allocates the
+		// address itself, after validation.
 		o.Status = api.ServiceStatus{}
+		if o.Spec.ClusterIP != "" && len(o.Spec.ClusterIPs) == 0 {
+			o.Spec.ClusterIPs = []string{o.Spec.ClusterIP}
+		}
 		errs = corevalidation.ValidateServiceCreate(o)
 	default:
 		return obj, field.ErrorList{field.InternalError(nil, fmt.Errorf("kplay cannot validate %T", internal))}
