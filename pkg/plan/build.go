@@ -35,7 +35,7 @@ type objectStore struct {
 	claims  map[string]bool
 	// services give the service links, by "namespace/name".
 	services map[string]*corev1.Service
-	where   map[string]string // "kind ns/name" -> where it was declared
+	where    map[string]string // "kind ns/name" -> where it was declared
 }
 
 func (s *objectStore) configMap(ns, name string) *corev1.ConfigMap { return s.configMaps[ns+"/"+name] }

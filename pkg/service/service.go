@@ -128,7 +128,9 @@ func Ready(ep corev1.Endpoints, portName string) []Target {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].IP < out[j].IP || out[i].IP == out[j].IP && out[i].Port < out[j].Port })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].IP < out[j].IP || out[i].IP == out[j].IP && out[i].Port < out[j].Port
+	})
 	return out
 }
 

@@ -144,7 +144,9 @@ func TestRules(t *testing.T) {
 		}),
 		svc("empty", func(s *corev1.Service) { s.Spec.ClusterIP = "10.213.16.6" }),
 		svc("headless", func(s *corev1.Service) { s.Spec.ClusterIP = corev1.ClusterIPNone }),
-		svc("ext", func(s *corev1.Service) { s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeExternalName, "example.org" }),
+		svc("ext", func(s *corev1.Service) {
+			s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeExternalName, "example.org"
+		}),
 	}
 	eps := map[string]corev1.Endpoints{"default/web": {Subsets: []corev1.EndpointSubset{{
 		Addresses: []corev1.EndpointAddress{{IP: "10.0.0.3"}, {IP: "10.0.0.2"}},
@@ -179,7 +181,9 @@ func TestAnswer(t *testing.T) {
 	services := []corev1.Service{
 		svc("web", func(s *corev1.Service) { s.Spec.ClusterIP = "10.213.16.5" }),
 		svc("db", func(s *corev1.Service) { s.Spec.ClusterIP = corev1.ClusterIPNone }),
-		svc("ext", func(s *corev1.Service) { s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeExternalName, "Example.org" }),
+		svc("ext", func(s *corev1.Service) {
+			s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeExternalName, "Example.org"
+		}),
 	}
 	eps := map[string]corev1.Endpoints{"default/db": {Subsets: []corev1.EndpointSubset{{
 		Addresses: []corev1.EndpointAddress{{IP: "10.0.0.3", Hostname: "db-b"}, {IP: "10.0.0.2", Hostname: "db-a"}},
