@@ -60,8 +60,12 @@ func (r *responder) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 			m := new(dns.Msg)
 			m.SetQuestion(c.Target, q.Question[0].Qtype)
 			m.RecursionDesired = true
-			if up := r.forward(rec, m, "udp"); up != nil && up.Rcode == dns.RcodeSuccess {
-				resp.Answer = append(resp.Answer, up.Answer...)
+			target, forward := rec.Answer(m)
+			if forward {
+				target = r.forward(rec, m, "udp")
+			}
+			if target != nil && target.Rcode == dns.RcodeSuccess {
+				resp.Answer = append(resp.Answer, target.Answer...)
 			}
 		}
 	}
