@@ -22,7 +22,7 @@ test-unit:
 # e2e drives the built binary against the real daemons; the network package's tests
 # that change the host's networking run here too, not in test-unit.
 e2e: build deps
-	$(GO) test -count=1 -tags hostnet ./pkg/network/
+	$(GO) test -count=1 -tags hostnet ./pkg/network/ ./pkg/service/
 	KPLAY_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
 
 # test-crash is the full kill-anywhere test: 40 kills of up and 40 of down, each
@@ -42,7 +42,7 @@ deps:
 lint:
 	@out=$$(gofmt -l cmd pkg e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) vet -tags hostnet ./pkg/network/
+	$(GO) vet -tags hostnet ./pkg/network/ ./pkg/service/
 
 clean:
 	rm -rf bin
