@@ -746,3 +746,18 @@ spec:
 		t.Errorf("after the failed up ps lists %d pods, want none (rolled back)", len(pods))
 	}
 }
+
+// A Deployment scaled to zero declares no pod, but it still owns its old ones:
+// `up --replace` removes them, as the ReplicaSet controller would.
+func TestReplaceToZeroReplicasRemovesThePods(t *testing.T) {
+	e := newEnv(t)
+	e.Up(e.Manifest(deployment(2, "hello")))
+	waitAll(e, "web-0", "web-1")
+	r := e.MustKplay("up", "-q", "--replace", "-f", e.Manifest(deployment(0, "hello")))
+	if got := actions(r); got["web-0"] != "removed" || got["web-1"] != "removed" {
+		t.Errorf("up --replace to 0 replicas: %v, want web-0 and web-1 removed\n%s", got, r)
+	}
+	if pods := e.Pods(); len(pods) != 0 {
+		t.Errorf("pods left after scaling to zero: %v", pods)
+	}
+}

@@ -149,12 +149,14 @@ func Build(objs []manifest.Object, opts Options) (*Plan, error) {
 				owner:       Owner{Kind: "Pod", Name: obj.Name},
 				spec:        *obj.Spec.DeepCopy(),
 			})
+			p.Owners = append(p.Owners, NamespacedOwner{namespaceOf(obj.Namespace), Owner{Kind: "Pod", Name: obj.Name}})
 		case *appsv1.Deployment:
 			s, err := deploymentSeeds(o, obj)
 			if err != nil {
 				return nil, err
 			}
 			seeds = append(seeds, s...)
+			p.Owners = append(p.Owners, NamespacedOwner{namespaceOf(obj.Namespace), Owner{Kind: "Deployment", Name: obj.Name}})
 		case nil:
 			return nil, invalidf("%s: no object", o.Where())
 		default:

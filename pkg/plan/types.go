@@ -18,9 +18,18 @@ type Plan struct {
 	// Objects are the ConfigMaps, Secrets and PersistentVolumeClaims the files declare,
 	// in file order: `up` keeps them in kplay's store for later commands.
 	Objects []Object
+	// Owners are the objects that declare pods, each once, also a Deployment scaled to
+	// zero: `up --replace` removes the pods such an object no longer declares.
+	Owners []NamespacedOwner
 	// Warnings are things the user should know that do not stop the run
 	// (ignored kinds, ignored fields). One line each, no trailing newline.
 	Warnings []string
+}
+
+// NamespacedOwner is an owner in its namespace.
+type NamespacedOwner struct {
+	Namespace string
+	Owner     Owner
 }
 
 // Object is one object the files declare and the file that declares it.

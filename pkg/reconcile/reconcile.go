@@ -58,6 +58,9 @@ type Options struct {
 	Replace bool
 	// ForceRecreate recreates every pod.
 	ForceRecreate bool
+	// Owners are the objects the files declare, also those that declare no pod now
+	// (a Deployment scaled to zero): their pods are stale too.
+	Owners []plan.NamespacedOwner
 }
 
 // Action is what to do with one pod, and why.
@@ -91,7 +94,8 @@ const (
 )
 
 // Pods returns one action per desired pod, in the plan's order, then one per stale
-// pod, by key.
+// pod, by key. A pod is stale when an object that declares pods (o.Owners, or the
+// owner of a desired pod) no longer declares it.
 func Pods(desired []plan.PodPlan, observed []Observed, o Options) []Action {
 	have := make(map[string]*Observed, len(observed))
 	for i := range observed {
@@ -100,6 +104,9 @@ func Pods(desired []plan.PodPlan, observed []Observed, o Options) []Action {
 	var actions []Action
 	planned := map[string]bool{}
 	owners := map[string]bool{}
+	for _, ow := range o.Owners {
+		owners[podstate.OwnerKey(ow.Namespace, ow.Owner.String())] = true
+	}
 	for i := range desired {
 		pp := &desired[i]
 		key := pp.Namespace + "/" + pp.Name

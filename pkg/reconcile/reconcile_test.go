@@ -48,6 +48,9 @@ func TestPods(t *testing.T) {
 		{"scale down", []plan.PodPlan{web0}, []Observed{healthy(web0), healthy(web1), healthy(other)}, Options{Replace: true},
 			[]string{"keep web-0", "remove-stale web-1"}}, // db is not in the files: left alone
 		{"scale down without --replace", []plan.PodPlan{web0}, []Observed{healthy(web0), healthy(web1)}, Options{}, []string{"keep web-0"}},
+		{"scale to zero", nil, []Observed{healthy(web0), healthy(web1), healthy(other)},
+			Options{Replace: true, Owners: []plan.NamespacedOwner{{Namespace: "default", Owner: plan.Owner{Kind: "Deployment", Name: "web"}}}},
+			[]string{"remove-stale web-0", "remove-stale web-1"}},
 		{"scale up", []plan.PodPlan{web0, web1, web2}, []Observed{healthy(web0)}, Options{}, []string{"keep web-0", "create web-1", "create web-2"}},
 		{"interrupted pod", []plan.PodPlan{web0}, []Observed{with(healthy(web0), func(o *Observed) { o.Complete = false })}, Options{},
 			[]string{"replace web-0"}},

@@ -69,7 +69,7 @@ func (r *Runtime) Up(ctx context.Context, p *plan.Plan, o UpOptions) ([]PodResul
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
-	actions := reconcile.Pods(p.Pods, observe(existing), reconcile.Options{Replace: o.Replace, ForceRecreate: o.ForceRecreate})
+	actions := reconcile.Pods(p.Pods, observe(existing), reconcile.Options{Replace: o.Replace, ForceRecreate: o.ForceRecreate, Owners: p.Owners})
 	if err := conflicts(actions); err != nil {
 		return nil, err
 	}
