@@ -202,52 +202,11 @@ func printStored(out, stderr io.Writer, lists []storedList, o *getOptions, named
 	return nil
 }
 
-// storedObjectList is what kubectl -o yaml prints: a v1 List of one kind's typed list,
-// a List of several kinds, or the object itself when one was named.
+// storedObjectList is what kubectl -o yaml prints: a v1 List of the objects, of one
+// kind or several, or the object itself when one was named.
 func storedObjectList(lists []storedList, named bool) any {
 	if len(lists) == 1 && named && len(lists[0].items) == 1 {
 		return lists[0].items[0]
-	}
-	if len(lists) == 1 {
-		var list any
-		switch l := lists[0]; l.kind {
-		case store.Secrets:
-			sl := &corev1.SecretList{Items: []corev1.Secret{}}
-			for _, o := range l.items {
-				sl.Items = append(sl.Items, *o.(*corev1.Secret))
-			}
-			sl.APIVersion, sl.Kind = "v1", "List"
-			list = sl
-		case store.ConfigMaps:
-			cl := &corev1.ConfigMapList{Items: []corev1.ConfigMap{}}
-			for _, o := range l.items {
-				cl.Items = append(cl.Items, *o.(*corev1.ConfigMap))
-			}
-			cl.APIVersion, cl.Kind = "v1", "List"
-			list = cl
-		case store.PersistentVolumeClaims:
-			pl := &corev1.PersistentVolumeClaimList{Items: []corev1.PersistentVolumeClaim{}}
-			for _, o := range l.items {
-				pl.Items = append(pl.Items, *o.(*corev1.PersistentVolumeClaim))
-			}
-			pl.APIVersion, pl.Kind = "v1", "List"
-			list = pl
-		case store.Services:
-			sl := &corev1.ServiceList{Items: []corev1.Service{}}
-			for _, o := range l.items {
-				sl.Items = append(sl.Items, *o.(*corev1.Service))
-			}
-			sl.APIVersion, sl.Kind = "v1", "List"
-			list = sl
-		case kindEndpoints:
-			el := &corev1.EndpointsList{Items: []corev1.Endpoints{}}
-			for _, o := range l.items {
-				el.Items = append(el.Items, *o.(*corev1.Endpoints))
-			}
-			el.APIVersion, el.Kind = "v1", "List"
-			list = el
-		}
-		return list
 	}
 	all := &corev1.List{Items: []k8sruntime.RawExtension{}}
 	all.APIVersion, all.Kind = "v1", "List"
