@@ -49,7 +49,7 @@ func (r *Runtime) reclaim(ctx context.Context) error {
 	} else if _, statErr := os.Stat(r.layout.Network().Root); statErr == nil {
 		errs = append(errs, err) // there may be networks to release, but no plugins to do it
 	}
-	errs = append(errs, lease.Reclaim(ctx, r.client), r.reapOrphanTasks(ctx), r.reapLockFiles(ctx))
+	errs = append(errs, lease.Reclaim(ctx, r.client), r.reapOrphans(ctx))
 	r.reclaimBinaries(live.binaries)
 	// Pod directories whose pod has no container left: a killed up or down.
 	for _, key := range r.layout.PodKeys() {

@@ -11,8 +11,11 @@ import (
 	"syscall"
 
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/errdefs"
 	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
+
+	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
 // A kplay killed, or a containerd restarted, between creating a task and recording it
@@ -35,16 +38,26 @@ func (r *Runtime) taskRoots() (bundles, runcRoot string) {
 
 // reapOrphanTasks removes every task of kplay's namespace whose container record is
 // gone: through containerd when it still knows the task, else by hand.
-func (r *Runtime) reapOrphanTasks(ctx context.Context) error {
+// reapOrphans removes the tasks and the lock files of this namespace that belong to
+// no container record, from one listing of the records.
+func (r *Runtime) reapOrphans(ctx context.Context) error {
 	ctx = r.context(ctx)
 	ctrs, err := r.client.ContainerService().List(ctx)
 	if err != nil {
 		return err
 	}
 	records := make(map[string]bool, len(ctrs))
+	pods := map[string]bool{}
 	for _, c := range ctrs {
 		records[c.ID] = true
+		if l := podstate.Labels(c.Labels); l.Managed() {
+			pods[podstate.PodID(l.Namespace(), l.Name())] = true
+		}
 	}
+	return errors.Join(r.reapOrphanTasks(ctx, records), r.reapLockFiles(ctx, pods))
+}
+
+func (r *Runtime) reapOrphanTasks(ctx context.Context, records map[string]bool) error {
 	orphans := map[string]bool{}
 	bundles, runcRoot := r.taskRoots()
 	for _, dir := range []string{bundles, runcRoot} {
@@ -141,42 +154,24 @@ func shimOf(args []string, namespace string) (string, bool) {
 // exist: a down killed after it removed a pod but before it removed the pod's lock
 // file leaves one, and no later down would find its pod. A file someone holds (an up
 // creating that pod) is left alone; one who waited on a removed file locks anew.
-func (r *Runtime) reapLockFiles(ctx context.Context) error {
-	pods, err := r.pods(ctx)
-	if err != nil {
-		return err
-	}
-	live := map[string]bool{}
-	for _, p := range pods {
-		live[p.ID] = true
-	}
+func (r *Runtime) reapLockFiles(ctx context.Context, pods map[string]bool) error {
 	dir := r.layout.LockDir()
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		id, ok := r.layout.PodOfLockFile(e.Name())
-		if !ok || live[id] {
+		if !ok || pods[id] {
 			continue
 		}
 		l := flock.New(filepath.Join(dir, e.Name()))
 		if held, err := l.TryLock(); err != nil || !held {
 			continue
 		}
-		// Under the lock: a pod that an up finished meanwhile keeps its file.
-		if now, err := r.pods(ctx); err == nil {
-			if _, exists := podByID(now, id); !exists {
-				os.Remove(l.Path())
-			}
+		// Under the lock: a pod that an up created meanwhile has its infra record
+		// (created first, under this lock) and keeps its file.
+		if _, err := r.client.ContainerService().Get(ctx, id); errdefs.IsNotFound(err) {
+			os.Remove(l.Path())
 		}
 		l.Unlock()
 	}
 	return nil
-}
-
-func podByID(pods map[string]*podState, id string) (*podState, bool) {
-	for _, p := range pods {
-		if p.ID == id {
-			return p, true
-		}
-	}
-	return nil, false
 }
