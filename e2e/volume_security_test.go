@@ -130,9 +130,8 @@ spec:
 	}
 }
 
-func TestConfigMapAndSecretVolumesAreReadOnly(t *testing.T) {
-	e := newEnv(t)
-	e.Up(e.Manifest(`apiVersion: v1
+// cfgAndCreds are the ConfigMap cfg and the Secret creds the volume tests mount.
+const cfgAndCreds = `apiVersion: v1
 kind: ConfigMap
 metadata:
   name: cfg
@@ -146,7 +145,11 @@ metadata:
 stringData:
   password: s3cr3t
 ---
-apiVersion: v1
+`
+
+func TestConfigMapAndSecretVolumesAreReadOnly(t *testing.T) {
+	e := newEnv(t)
+	e.Up(e.Manifest(cfgAndCreds + `apiVersion: v1
 kind: Pod
 metadata:
   name: ro
@@ -204,21 +207,7 @@ func TestLocalUsersCannotReachPodData(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(e.DataRoot, 0o777)
-	e.Up(e.Manifest(`apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: cfg
-data:
-  key: value
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: creds
-stringData:
-  password: s3cr3t
----
-apiVersion: v1
+	e.Up(e.Manifest(cfgAndCreds + `apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
   name: db
