@@ -19,14 +19,17 @@ const (
 	// k3s (10.42.0.0/16): 1022 pod addresses.
 	DefaultSubnet = "10.213.0.0/22"
 
+	// loopbackNetworkName is the network kplay up to 0f21c7f attached every pod to
+	// for its lo. Pods of those versions still have it in the CNI cache, and are
+	// torn down with it.
 	loopbackNetworkName = "kplay-loopback"
 	// Plugins 1.1.1 (Debian 12) accept cniVersion up to 1.0.0.
 	cniVersion = "1.0.0"
 	podIfName  = "eth0"
 )
 
-// pluginTypes are the plugin binaries the two conflists run.
-var pluginTypes = []string{"bridge", "host-local", "portmap", "firewall", "loopback"}
+// pluginTypes are the plugin binaries the pod conflists run.
+var pluginTypes = []string{"bridge", "host-local", "portmap"}
 
 // parseSubnet accepts an IPv4 prefix with room for a gateway and at least one pod.
 func parseSubnet(s string) (netip.Prefix, error) {
@@ -41,38 +44,34 @@ func parseSubnet(s string) (netip.Prefix, error) {
 }
 
 // podConfList is the pod network: a veth on a bridge with an address from
-// host-local, hostPorts through portmap and the forwarding rules from firewall.
-func podConfList(bridge string, subnet netip.Prefix, ipamDir string) []byte {
+// host-local, and for a pod with hostPorts, portmap. Masquerading and
+// forwarding are the subnet's shared rules (hostRules), not per-pod rules of
+// the plugins, and lo is brought up with the namespace: each plugin and each
+// iptables call is a process per pod. Both lists have one name, so libcni's
+// cache of a pod (and every reader of it) does not depend on which one it got.
+func podConfList(bridge string, subnet netip.Prefix, ipamDir string, hostPorts bool) []byte {
 	type obj = map[string]any
-	list := obj{
-		"cniVersion": cniVersion,
-		"name":       NetworkName,
-		"plugins": []obj{
-			{
-				"type":        "bridge",
-				"bridge":      bridge,
-				"isGateway":   true,
-				"ipMasq":      true,
-				"hairpinMode": true,
-				"ipam": obj{
-					"type":    "host-local",
-					"dataDir": ipamDir,
-					"ranges":  [][]obj{{{"subnet": subnet.String()}}},
-					"routes":  []obj{{"dst": "0.0.0.0/0"}},
-				},
+	plugins := []obj{
+		{
+			"type":        "bridge",
+			"bridge":      bridge,
+			"isGateway":   true,
+			"ipMasq":      false,
+			"hairpinMode": true,
+			"ipam": obj{
+				"type":    "host-local",
+				"dataDir": ipamDir,
+				"ranges":  [][]obj{{{"subnet": subnet.String()}}},
+				"routes":  []obj{{"dst": "0.0.0.0/0"}},
 			},
-			{"type": "portmap", "capabilities": obj{"portMappings": true}},
-			{"type": "firewall"},
 		},
 	}
-	b, err := json.Marshal(list)
+	if hostPorts {
+		plugins = append(plugins, obj{"type": "portmap", "capabilities": obj{"portMappings": true}})
+	}
+	b, err := json.Marshal(obj{"cniVersion": cniVersion, "name": NetworkName, "plugins": plugins})
 	if err != nil {
 		panic(err) // only maps, slices and strings: cannot fail
 	}
 	return b
-}
-
-// loopbackConfList brings up lo inside the pod's namespace.
-func loopbackConfList() []byte {
-	return []byte(`{"cniVersion":"` + cniVersion + `","name":"` + loopbackNetworkName + `","plugins":[{"type":"loopback"}]}`)
 }

@@ -1,11 +1,9 @@
 package network
 
 import (
-	"bufio"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,12 +11,14 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/hostport"
 )
 
-// socket is one bound socket from /proc/net/{tcp,tcp6,udp,udp6}.
+// socket is one listening TCP or bound unconnected UDP socket on the host.
 type socket struct {
 	proto corev1.Protocol
 	addr  netip.Addr
@@ -26,10 +26,11 @@ type socket struct {
 	inode string
 }
 
-// Socket states in /proc/net: a TCP server listens, a UDP server is bound and unconnected.
+// Socket states as sock_diag reports them: a TCP server listens, a UDP server is
+// bound and unconnected (TCP_CLOSE).
 const (
-	tcpListen   = "0A"
-	udpUnconned = "07"
+	tcpListen   = 10
+	udpUnconned = 7
 )
 
 // CheckHostPorts fails when a process on the host already listens on one of the
@@ -37,31 +38,14 @@ const (
 // names the port and, where /proc shows it, the process; it wraps
 // errdefs.ErrAlreadyExists (exit code 1). Ports held by other kplay pods do not
 // show here (portmap does not bind them): CheckPorts checks those.
-// SCTP ports are not checked.
+// SCTP ports are not checked. Without ports it asks the kernel nothing.
 func CheckHostPorts(ports []hostport.Port) error {
-	var socks []socket
-	for _, f := range []struct {
-		path  string
-		proto corev1.Protocol
-	}{
-		{"/proc/net/tcp", corev1.ProtocolTCP},
-		{"/proc/net/tcp6", corev1.ProtocolTCP},
-		{"/proc/net/udp", corev1.ProtocolUDP},
-		{"/proc/net/udp6", corev1.ProtocolUDP},
-	} {
-		file, err := os.Open(f.path)
-		if os.IsNotExist(err) {
-			continue // no IPv6 on this host
-		}
-		if err != nil {
-			return err
-		}
-		s, err := parseProcNet(file, f.proto)
-		file.Close()
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", f.path, err)
-		}
-		socks = append(socks, s...)
+	if len(ports) == 0 {
+		return nil
+	}
+	socks, err := hostSockets()
+	if err != nil {
+		return err
 	}
 	for _, p := range ports {
 		if s, ok := conflict(p, socks); ok {
@@ -75,6 +59,39 @@ func CheckHostPorts(ports []hostport.Port) error {
 	return nil
 }
 
+// hostSockets asks the kernel (sock_diag over netlink) for the host's listening
+// TCP and bound unconnected UDP sockets, IPv4 and IPv6.
+func hostSockets() ([]socket, error) {
+	var out []socket
+	for _, q := range []struct {
+		proto  corev1.Protocol
+		family uint8
+		state  uint8
+		dump   func(uint8) ([]*netlink.Socket, error)
+	}{
+		{corev1.ProtocolTCP, unix.AF_INET, tcpListen, netlink.SocketDiagTCP},
+		{corev1.ProtocolTCP, unix.AF_INET6, tcpListen, netlink.SocketDiagTCP},
+		{corev1.ProtocolUDP, unix.AF_INET, udpUnconned, netlink.SocketDiagUDP},
+		{corev1.ProtocolUDP, unix.AF_INET6, udpUnconned, netlink.SocketDiagUDP},
+	} {
+		socks, err := q.dump(q.family)
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			if q.family == unix.AF_INET6 && (errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT)) {
+				continue // no IPv6 on this host
+			}
+			return nil, fmt.Errorf("listing the host's %s sockets: %w", q.proto, err)
+		}
+		for _, s := range socks {
+			if s.State != q.state {
+				continue
+			}
+			addr, _ := netip.AddrFromSlice(s.ID.Source)
+			out = append(out, socket{proto: q.proto, addr: addr.Unmap(), port: int32(s.ID.SourcePort), inode: strconv.FormatUint(uint64(s.INode), 10)})
+		}
+	}
+	return out, nil
+}
+
 // conflict finds a socket that the port would clash with (see hostport).
 func conflict(p hostport.Port, socks []socket) (socket, bool) {
 	for _, s := range socks {
@@ -83,51 +100,6 @@ func conflict(p hostport.Port, socks []socket) (socket, bool) {
 		}
 	}
 	return socket{}, false
-}
-
-// parseProcNet reads the listening TCP or bound UDP sockets of one /proc/net
-// table. Addresses are hex in host byte order, 32 bits at a time.
-func parseProcNet(r io.Reader, proto corev1.Protocol) ([]socket, error) {
-	want := tcpListen
-	if proto == corev1.ProtocolUDP {
-		want = udpUnconned
-	}
-	var out []socket
-	s := bufio.NewScanner(r)
-	s.Scan() // header
-	for s.Scan() {
-		f := strings.Fields(s.Text())
-		if len(f) < 10 || f[3] != want {
-			continue
-		}
-		addr, port, err := parseHexAddr(f[1])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, socket{proto: proto, addr: addr, port: port, inode: f[9]})
-	}
-	return out, s.Err()
-}
-
-func parseHexAddr(s string) (netip.Addr, int32, error) {
-	ipHex, portHex, ok := strings.Cut(s, ":")
-	if !ok {
-		return netip.Addr{}, 0, fmt.Errorf("bad address %q", s)
-	}
-	port, err := strconv.ParseUint(portHex, 16, 16)
-	if err != nil {
-		return netip.Addr{}, 0, fmt.Errorf("bad port in %q", s)
-	}
-	raw, err := hex.DecodeString(ipHex)
-	if err != nil || (len(raw) != 4 && len(raw) != 16) {
-		return netip.Addr{}, 0, fmt.Errorf("bad address %q", s)
-	}
-	// Each 32-bit word is in the kernel's (little-endian) byte order.
-	for i := 0; i < len(raw); i += 4 {
-		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
-	}
-	addr, _ := netip.AddrFromSlice(raw)
-	return addr.Unmap(), int32(port), nil
 }
 
 // socketOwner finds a process holding the socket inode, (0, "") if none is

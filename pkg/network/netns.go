@@ -11,7 +11,8 @@ import (
 
 // createNetNS makes a new network namespace and pins it by bind-mounting it on
 // path, so it outlives every process in it and a later kplay finds it by name.
-// containerd's pkg/netns does the same but picks a random file name.
+// containerd's pkg/netns does the same but picks a random file name. Its lo is
+// up: the loopback CNI plugin would do that with two more processes per pod.
 func createNetNS(path string) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
@@ -35,9 +36,11 @@ func createNetNS(path string) error {
 			return
 		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		err = unix.Mount(src, path, "", unix.MS_BIND, "")
-		if err != nil {
-			err = fmt.Errorf("bind-mounting %s on %s: %w", src, path, err)
+		err = loopbackUp()
+		if err == nil {
+			if err = unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+				err = fmt.Errorf("bind-mounting %s on %s: %w", src, path, err)
+			}
 		}
 		// Back to the original namespace, so this thread neither keeps the
 		// pod's namespace alive nor runs other goroutines in it. If that
@@ -50,6 +53,28 @@ func createNetNS(path string) error {
 	if err := <-errc; err != nil {
 		os.Remove(path)
 		return fmt.Errorf("creating network namespace: %w", err)
+	}
+	return nil
+}
+
+// loopbackUp sets lo up in the calling thread's network namespace; the kernel
+// gives it 127.0.0.1/8 (and ::1) as it comes up.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
 	}
 	return nil
 }

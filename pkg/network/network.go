@@ -1,18 +1,22 @@
-// Package network gives pods their network: a pinned network namespace per pod,
-// kplay's own CNI network (bridge, host-local, portmap, firewall, loopback) on it,
+// Package network gives pods their network: a pinned network namespace per pod
+// with lo up, kplay's own CNI network (bridge and host-local, and portmap for a
+// pod with hostPorts) on it, the subnet's shared masquerade and forward rules,
 // hostPort checks, and the /etc/hosts and /etc/resolv.conf a pod sees.
 package network
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -30,7 +34,7 @@ type Config struct {
 	// Dirs are where the network keeps its state (podstate.Layout.Network; default
 	// under /run/kplay): pinned network namespaces, host-local's reservations (one file
 	// per IP holding "<pod id>\r\neth0"), libcni's cache of each ADD (read back on
-	// DEL) instead of /var/lib/cni, and the lock around every CNI ADD and DEL.
+	// DEL) instead of /var/lib/cni, and the lock around CNI ADD and DEL.
 	Dirs podstate.NetworkDirs
 	// Bridge is the host bridge name; default DefaultBridge. Tests use their own
 	// so they never share addresses with a running kplay.
@@ -59,12 +63,17 @@ type Manager struct {
 	ipamDir  string // host-local's dataDir; reservations are in ipamDir/kplay/<ip>
 	cacheDir string // libcni's cache of ADD results and arguments, read back on DEL
 	lockPath string
+	bridge   string
+	gateway  netip.Addr // the bridge's address, host-local's default gateway
 
-	cni      *libcni.CNIConfig
-	podNet   *libcni.NetworkConfigList
-	loopback *libcni.NetworkConfigList
+	cni *libcni.CNIConfig
+	// podNet is the chain of a pod without hostPorts, podNetPorts that of one with.
+	podNet, podNetPorts *libcni.NetworkConfigList
+	rules               hostRules
 
-	mu sync.Mutex // a flock is per open file: goroutines of one process need this too
+	rulesMu     sync.Mutex
+	rulesOK     bool        // this process saw (or made) the shared rules
+	bridgeReady atomic.Bool // this process saw the bridge with its address
 }
 
 // New checks that every plugin is present and prepares the network
@@ -98,13 +107,16 @@ func New(cfg Config) (*Manager, error) {
 		ipamDir:  cfg.Dirs.IPAM,
 		cacheDir: cfg.Dirs.Cache,
 		lockPath: cfg.Dirs.Lock,
+		bridge:   cfg.Bridge,
+		gateway:  subnet.Addr().Next(),
+		rules:    newHostRules(cfg.Bridge, subnet),
 	}
 	m.cni = libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, m.cacheDir, nil)
-	if m.podNet, err = libcni.ConfListFromBytes(podConfList(cfg.Bridge, subnet, m.ipamDir)); err != nil {
+	if m.podNet, err = libcni.ConfListFromBytes(podConfList(cfg.Bridge, subnet, m.ipamDir, false)); err != nil {
 		return nil, fmt.Errorf("kplay's CNI network configuration: %w", err)
 	}
-	if m.loopback, err = libcni.ConfListFromBytes(loopbackConfList()); err != nil {
-		return nil, fmt.Errorf("kplay's CNI loopback configuration: %w", err)
+	if m.podNetPorts, err = libcni.ConfListFromBytes(podConfList(cfg.Bridge, subnet, m.ipamDir, true)); err != nil {
+		return nil, fmt.Errorf("kplay's CNI network configuration: %w", err)
 	}
 	return m, nil
 }
@@ -122,6 +134,9 @@ func (m *Manager) Setup(ctx context.Context, pod Pod) (Attachment, error) {
 			return Attachment{}, fmt.Errorf("removing the pod's leftover network: %w", err)
 		}
 	}
+	if err := m.ensureHostRules(); err != nil {
+		return Attachment{}, fmt.Errorf("setting up the pod network's shared rules: %w", err)
+	}
 	if err := os.MkdirAll(m.netnsDir, 0o700); err != nil {
 		return Attachment{}, err
 	}
@@ -129,12 +144,16 @@ func (m *Manager) Setup(ctx context.Context, pod Pod) (Attachment, error) {
 		return Attachment{}, err
 	}
 
+	// The bridge and host-local plugins are safe side by side once the bridge
+	// exists (host-local locks its own directory); portmap creates and edits
+	// shared iptables chains, and the first pod creates the bridge.
+	list, exclusive := m.podNet, !m.bridgeUp()
+	if len(pod.Ports) > 0 {
+		list, exclusive = m.podNetPorts, true
+	}
 	var result *types100.Result
-	err := m.locked(func() error {
-		if _, err := m.cni.AddNetworkList(ctx, m.loopback, m.runtimeConf(pod, path, "lo")); err != nil {
-			return err
-		}
-		r, err := m.cni.AddNetworkList(ctx, m.podNet, m.runtimeConf(pod, path, podIfName))
+	err := m.locked(exclusive, func() error {
+		r, err := m.cni.AddNetworkList(ctx, list, m.runtimeConf(pod, path, podIfName))
 		if err != nil {
 			return err
 		}
@@ -156,6 +175,48 @@ func (m *Manager) Setup(ctx context.Context, pod Pod) (Attachment, error) {
 	return Attachment{NetNSPath: path, IP: ip}, nil
 }
 
+// ensureHostRules makes sure the subnet's shared rules exist, once per process:
+// a netlink read when they do, iptables under the exclusive lock when not.
+func (m *Manager) ensureHostRules() error {
+	m.rulesMu.Lock()
+	defer m.rulesMu.Unlock()
+	if m.rulesOK || m.rules.present() {
+		m.rulesOK = true
+		return nil
+	}
+	err := m.locked(true, func() error {
+		if m.rules.present() { // another kplay made them while we waited
+			return nil
+		}
+		return m.rules.install()
+	})
+	m.rulesOK = err == nil
+	return err
+}
+
+// bridgeUp reports whether the bridge exists with its address, which the first
+// pod's bridge plugin sets up: until then pods are set up one at a time.
+func (m *Manager) bridgeUp() bool {
+	if m.bridgeReady.Load() {
+		return true
+	}
+	ifc, err := net.InterfaceByName(m.bridge)
+	if err != nil {
+		return false
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(net.IP(m.gateway.AsSlice())) {
+			m.bridgeReady.Store(true)
+			return true
+		}
+	}
+	return false
+}
+
 func podIP(r *types100.Result) string {
 	for _, c := range r.IPs {
 		if c.Address.IP.To4() != nil {
@@ -163,6 +224,51 @@ func podIP(r *types100.Result) string {
 		}
 	}
 	return ""
+}
+
+// cachedAttachment is a network a pod was attached to, with the chain and
+// arguments libcni cached at its ADD: DEL runs the chain the pod was made with,
+// which for a pod of an older kplay is not today's, and portmap removes its
+// rules only when it is told the port mappings again.
+type cachedAttachment struct {
+	list *libcni.NetworkConfigList
+	rt   *libcni.RuntimeConf
+}
+
+// cachedAttachments reads the pod's cached attachments: kplay's network, and
+// for a pod of kplay up to 0f21c7f its loopback network, in the reverse order of
+// their ADDs. An unreadable cache entry counts as none.
+func (m *Manager) cachedAttachments(pod Pod, nsPath string) []cachedAttachment {
+	var out []cachedAttachment
+	for _, n := range []struct{ name, ifName string }{{NetworkName, podIfName}, {loopbackNetworkName, "lo"}} {
+		rt := m.runtimeConf(Pod{ID: pod.ID, Namespace: pod.Namespace, Name: pod.Name}, nsPath, n.ifName)
+		conf, cachedRT, err := m.cni.GetNetworkListCachedConfig(&libcni.NetworkConfigList{Name: n.name}, rt)
+		if err != nil || conf == nil {
+			continue
+		}
+		list, err := libcni.ConfListFromBytes(conf)
+		if err != nil {
+			continue
+		}
+		out = append(out, cachedAttachment{list: list, rt: cachedRT})
+	}
+	return out
+}
+
+// pluginConf is what Teardown needs to know of a cached plugin configuration.
+type pluginConf struct {
+	Type   string `json:"type"`
+	IPMasq bool   `json:"ipMasq"`
+}
+
+func plugins(list *libcni.NetworkConfigList) []pluginConf {
+	var out []pluginConf
+	for _, p := range list.Plugins {
+		var c pluginConf
+		json.Unmarshal(p.Bytes, &c)
+		out = append(out, c)
+	}
+	return out
 }
 
 // Teardown detaches the pod from the network and removes its namespace pin. It
@@ -181,31 +287,54 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 	}
 	// A DEL cut short leaks rules and addresses: finish it even if the caller gives up.
 	ctx = context.WithoutCancel(ctx)
-	err := m.locked(func() error {
-		// Without a cached ADD result (kplay was killed during the ADD) DEL cannot
-		// tell the plugins the pod's address; remember it from the reservation.
-		var leftoverIPs []string
-		cached := m.cached(NetworkName + "-" + pod.ID + "-" + podIfName)
-		if !cached {
-			owners, _ := m.reservations()
-			leftoverIPs = owners[pod.ID]
+
+	atts := m.cachedAttachments(pod, nsPath)
+	podNetCached, exclusive, masq := false, false, false
+	for _, a := range atts {
+		podNetCached = podNetCached || a.list.Name == NetworkName
+		for _, p := range plugins(a.list) {
+			// Only bridge without ipMasq and host-local are safe side by side.
+			exclusive = exclusive || p.Type != "bridge" || p.IPMasq
+			masq = masq || p.Type == "bridge" && p.IPMasq
 		}
-		// Reverse order of Setup; both run so one failure does not leak the other.
-		err := errors.Join(
-			m.del(ctx, m.podNet, pod, nsPath, podIfName),
-			m.del(ctx, m.loopback, pod, nsPath, "lo"),
-		)
+	}
+	// Without a cached ADD (kplay was killed during the ADD) DEL cannot tell the
+	// plugins the pod's address or ports; if host-local reserved one, plugins
+	// after it may have added rules, which kplay finds by the pod's ID and address.
+	var leftoverIPs []string
+	if !podNetCached {
+		owners, _ := m.reservations()
+		leftoverIPs = owners[pod.ID]
+	}
+	leftover := len(leftoverIPs) > 0
+	err := m.locked(exclusive || leftover, func() error {
+		var errs []error
+		if !podNetCached {
+			// What the bridge plugin made: the veth, the address.
+			list := m.podNet
+			if len(pod.Ports) > 0 {
+				list = m.podNetPorts
+			}
+			errs = append(errs, m.cni.DelNetworkList(ctx, list, m.runtimeConf(pod, nsPath, podIfName)))
+		}
+		for _, a := range atts {
+			a.rt.NetNS = nsPath
+			errs = append(errs, m.cni.DelNetworkList(ctx, a.list, a.rt))
+		}
+		err := errors.Join(errs...)
 		if err != nil && strings.Contains(err.Error(), "does not exist") {
 			// CNI requires DEL to succeed when what it removes is gone, but the
-			// bridge plugin (1.1.1) fails when its masquerade chain was already
-			// removed, after it released the address and the veth. Finish its
-			// job, including the cached result libcni keeps after a failed DEL.
+			// bridge plugin (1.1.1) with ipMasq fails when its masquerade chain was
+			// already removed, after it released the address and the veth. Finish
+			// its job, including the cached result libcni keeps after a failed DEL.
 			err = m.removeCache(pod.ID)
 		}
-		if err == nil {
+		if err == nil && masq {
+			// The bridge plugin finds the addresses to unmasquerade inside the
+			// namespace: without it, it leaves the chain.
 			err = removeMasquerade(NetworkName, pod.ID)
 		}
-		if err == nil && !cached {
+		if err == nil && leftover {
 			err = removeLeftoverRules(pod.ID, leftoverIPs)
 		}
 		return err
@@ -214,16 +343,6 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 		return fmt.Errorf("tearing down pod network: %w", err)
 	}
 	return removeNetNS(path)
-}
-
-// del runs CNI DEL with the arguments ADD was given, which libcni cached:
-// portmap removes its rules only when it is told the port mappings again.
-func (m *Manager) del(ctx context.Context, list *libcni.NetworkConfigList, pod Pod, nsPath, ifName string) error {
-	rt := m.runtimeConf(pod, nsPath, ifName)
-	if _, cached, err := m.cni.GetNetworkListCachedConfig(list, rt); err == nil && cached != nil {
-		rt.CapabilityArgs = cached.CapabilityArgs
-	}
-	return m.cni.DelNetworkList(ctx, list, rt)
 }
 
 func (m *Manager) runtimeConf(pod Pod, nsPath, ifName string) *libcni.RuntimeConf {
@@ -261,16 +380,20 @@ func portMappings(ports []hostport.Port) []portMapping {
 	return out
 }
 
-// locked runs f holding the CNI lock: plugins (host-local, iptables chains)
-// are not safe to run concurrently, within this process or across processes.
-func (m *Manager) locked(f func() error) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// locked runs f holding the network lock, across kplay processes and
+// goroutines (each takes it on its own open file): shared where the plugins are
+// safe side by side, exclusive where they are not (portmap and the firewall
+// plugin edit shared iptables chains, the first pod creates the bridge).
+func (m *Manager) locked(exclusive bool, f func() error) error {
 	if err := os.MkdirAll(filepath.Dir(m.lockPath), 0o700); err != nil {
 		return err
 	}
 	l := flock.New(m.lockPath)
-	if err := l.Lock(); err != nil {
+	take := l.RLock
+	if exclusive {
+		take = l.Lock
+	}
+	if err := take(); err != nil {
 		return fmt.Errorf("locking %s: %w", m.lockPath, err)
 	}
 	defer l.Close()

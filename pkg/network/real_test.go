@@ -20,11 +20,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/containernetworking/cni/libcni"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
@@ -36,7 +39,7 @@ import (
 // never shares addresses or state with a kplay running on the same machine.
 type testNetwork struct {
 	*Manager
-	root, bridge string
+	root, bridge, subnet string
 }
 
 func newTestNetwork(t testing.TB) *testNetwork {
@@ -61,9 +64,10 @@ func newTestNetwork(t testing.TB) *testNetwork {
 	}
 	t.Cleanup(func() {
 		exec.Command("ip", "link", "del", bridge).Run()
+		removeHostRules(m.rules)
 		os.RemoveAll(root)
 	})
-	return &testNetwork{Manager: m, root: root, bridge: bridge}
+	return &testNetwork{Manager: m, root: root, bridge: bridge, subnet: subnet}
 }
 
 func freePort(t testing.TB, network string) int32 {
@@ -264,9 +268,16 @@ func TestSetupTeardownReal(t *testing.T) {
 	if len(rules) == 0 || len(chains) == 0 {
 		t.Fatalf("no iptables rules for the pod after setup: %v %v", rules, chains)
 	}
-	// The leak checks look for these by name, so the names must be right.
-	if !chains[masqChain(NetworkName, pod.ID)] || !chains[dnatChain(pod.ID)] {
-		t.Fatalf("per-pod chains %s, %s not among %v", masqChain(NetworkName, pod.ID), dnatChain(pod.ID), chains)
+	// The leak checks look for this by name, so the name must be right.
+	if !chains[dnatChain(pod.ID)] {
+		t.Fatalf("portmap's chain %s not among %v", dnatChain(pod.ID), chains)
+	}
+	// The subnet's shared rule masquerades: no chain of the pod's own.
+	if chains[masqChain(NetworkName, pod.ID)] || len(chains) != 1 {
+		t.Errorf("per-pod chains %v, want only portmap's %s", chains, dnatChain(pod.ID))
+	}
+	if !n.rules.present() {
+		t.Errorf("the subnet's shared rules are not in place after setup")
 	}
 
 	serveHTTP(t, att.NetNSPath, "hello from the pod")
@@ -342,17 +353,18 @@ func TestTeardownWithoutNetNSReal(t *testing.T) {
 	n.assertNoTrace(t, pod.ID, att.IP, chains)
 }
 
-// A pod whose masquerade chain someone already removed (a firewall reload) still
-// tears down completely: the bridge plugin's DEL fails on the missing chain.
+// A pod of kplay up to 0f21c7f whose masquerade chain someone already removed (a
+// firewall reload) still tears down completely: the bridge plugin's DEL fails on
+// the missing chain.
 func TestTeardownAfterMasqueradeChainRemovedReal(t *testing.T) {
 	n := newTestNetwork(t)
 	ctx := context.Background()
 	pod := Pod{ID: "kplay-test-nomasq-" + filepath.Base(n.root), Namespace: "default", Name: "nomasq"}
-	att, err := n.Setup(ctx, pod)
-	if err != nil {
-		t.Fatal(err)
-	}
+	att := n.setupLegacy(t, pod)
 	_, chains := podRules(iptablesLines(t), pod.ID, att.IP)
+	if !chains[masqChain(NetworkName, pod.ID)] {
+		t.Fatalf("the legacy pod has no masquerade chain %s: %v", masqChain(NetworkName, pod.ID), chains)
+	}
 	if err := removeMasquerade(NetworkName, pod.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -375,8 +387,7 @@ func TestTeardownWithoutCachedResultReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, chains := podRules(iptablesLines(t), pod.ID, att.IP)
-	// Setup adds loopback first: a kill during the pod network's ADD leaves
-	// loopback's result cached and the pod network's not.
+	// A kill during the pod network's ADD leaves no result cached.
 	if err := os.Remove(filepath.Join(n.cacheDir, "results", NetworkName+"-"+pod.ID+"-"+podIfName)); err != nil {
 		t.Fatal(err)
 	}
@@ -446,24 +457,180 @@ func TestSetupFailureLeavesNothingReal(t *testing.T) {
 	}
 }
 
+// setupLegacy attaches the pod as kplay up to 0f21c7f did: to the loopback
+// network, then to a chain of bridge with ipMasq, portmap and firewall.
+func (n *testNetwork) setupLegacy(t *testing.T, pod Pod) Attachment {
+	t.Helper()
+	path := n.NetNSPath(pod.ID)
+	if err := os.MkdirAll(n.netnsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := createNetNS(path); err != nil {
+		t.Fatal(err)
+	}
+	lo, err := libcni.ConfListFromBytes([]byte(`{"cniVersion":"1.0.0","name":"kplay-loopback","plugins":[{"type":"loopback"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := libcni.ConfListFromBytes([]byte(fmt.Sprintf(`{"cniVersion":"1.0.0","name":"kplay","plugins":[`+
+		`{"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":true,"hairpinMode":true,`+
+		`"ipam":{"type":"host-local","dataDir":%q,"ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}]}},`+
+		`{"type":"portmap","capabilities":{"portMappings":true}},{"type":"firewall"}]}`, n.bridge, n.ipamDir, n.subnet)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := n.cni.AddNetworkList(ctx, lo, n.runtimeConf(pod, path, "lo")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := n.cni.AddNetworkList(ctx, old, n.runtimeConf(pod, path, podIfName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := types100.NewResultFromResult(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Attachment{NetNSPath: path, IP: podIP(res)}
+}
+
+// A pod that kplay up to 0f21c7f set up (loopback network, bridge with ipMasq,
+// portmap, firewall) is torn down with its own chain: no rule of it is left, and
+// the firewall plugin's per-pod rules go too.
+func TestTeardownLegacyPodReal(t *testing.T) {
+	n := newTestNetwork(t)
+	ctx := context.Background()
+	port := freePort(t, "tcp")
+	pod := Pod{ID: "kplay-test-legacy-" + filepath.Base(n.root), Namespace: "default", Name: "legacy",
+		Ports: []hostport.Port{{HostPort: port, ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}
+	att := n.setupLegacy(t, pod)
+	rules, chains := podRules(iptablesLines(t), pod.ID, att.IP)
+	if !chains[masqChain(NetworkName, pod.ID)] || !chains[dnatChain(pod.ID)] {
+		t.Fatalf("the legacy pod's chains %v lack %s or %s", chains, masqChain(NetworkName, pod.ID), dnatChain(pod.ID))
+	}
+	if !slices.ContainsFunc(rules, func(r string) bool { return strings.HasPrefix(r, "-A CNI-FORWARD") }) {
+		t.Fatalf("no firewall plugin rule for the legacy pod among %v", rules)
+	}
+	serveHTTP(t, att.NetNSPath, "legacy")
+	if body, err := get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || body != "legacy" {
+		t.Fatalf("the legacy pod's hostPort: %q, %v", body, err)
+	}
+	// Without its ports: down knows them from the pod's labels, reclaim does not.
+	if err := n.Teardown(ctx, Pod{ID: pod.ID}); err != nil {
+		t.Fatal(err)
+	}
+	n.assertNoTrace(t, pod.ID, att.IP, chains)
+}
+
+// The pod's namespace comes with lo up, which no plugin sets any more.
+func TestLoopbackUpReal(t *testing.T) {
+	n := newTestNetwork(t)
+	pod := Pod{ID: "kplay-test-lo-" + filepath.Base(n.root)}
+	att, err := n.Setup(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Teardown(context.Background(), pod)
+	out, err := exec.Command("nsenter", "--net="+att.NetNSPath, "ip", "-o", "addr", "show", "dev", "lo").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "inet 127.0.0.1/8") {
+		t.Errorf("lo in the pod: %s, %v", out, err)
+	}
+	serveHTTP(t, att.NetNSPath, "on lo")
+	out, err = exec.Command("nsenter", "--net="+att.NetNSPath, "curl", "-sS", "-m", "2", "--retry", "20", "--retry-connrefused", "--retry-delay", "0", "http://127.0.0.1/").CombinedOutput()
+	if err != nil || string(out) != "on lo" {
+		t.Errorf("from the pod, 127.0.0.1:80: %q, %v", out, err)
+	}
+}
+
+// The subnet's shared rules are installed by the first Setup, recognised without
+// iptables afterwards, and repaired when someone removed a jump to them.
+func TestHostRulesReal(t *testing.T) {
+	n := newTestNetwork(t)
+	if n.rules.present() {
+		t.Fatalf("rules of a new test network %s present before any setup", n.rules.forward)
+	}
+	if err := n.ensureHostRules(); err != nil {
+		t.Fatal(err)
+	}
+	if !n.rules.present() {
+		t.Fatal("rules not present after ensureHostRules")
+	}
+	var ours []string
+	for _, l := range iptablesLines(t) {
+		if strings.Contains(l, n.rules.forward) || strings.Contains(l, n.rules.masq) {
+			ours = append(ours, l)
+		}
+	}
+	if len(ours) != 9 { // 2 chains, 5 rules in them, 2 jumps
+		t.Errorf("shared rules:\n%s", strings.Join(ours, "\n"))
+	}
+	if err := iptables("-D", "FORWARD", "-j", n.rules.forward); err != nil {
+		t.Fatal(err)
+	}
+	if n.rules.present() {
+		t.Fatal("present() with FORWARD's jump removed")
+	}
+	// A second install (another kplay) neither fails nor duplicates anything.
+	for i := 0; i < 2; i++ {
+		if err := n.rules.install(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var again []string
+	for _, l := range iptablesLines(t) {
+		if strings.Contains(l, n.rules.forward) || strings.Contains(l, n.rules.masq) {
+			again = append(again, l)
+		}
+	}
+	if strings.Join(again, "\n") != strings.Join(ours, "\n") {
+		t.Errorf("after reinstalling:\n%s\nwant\n%s", strings.Join(again, "\n"), strings.Join(ours, "\n"))
+	}
+}
+
+// removeHostRules removes a test network's shared rules; kplay never does.
+func removeHostRules(h hostRules) {
+	for _, j := range h.jumps() {
+		for exec.Command("iptables", append([]string{"--wait", "-t", j[0], "-D", j[1]}, j[2:]...)...).Run() == nil {
+		}
+	}
+	for _, c := range []struct{ table, chain string }{{"filter", h.forward}, {"nat", h.masq}} {
+		exec.Command("iptables", "--wait", "-t", c.table, "-F", c.chain).Run()
+		exec.Command("iptables", "--wait", "-t", c.table, "-X", c.chain).Run()
+	}
+}
+
 // dnatChain is portmap's per-container chain, named like the bridge plugin's
 // with a "DN-" prefix.
 func dnatChain(id string) string {
 	return fmt.Sprintf("CNI-DN-%x", sha512.Sum512([]byte(NetworkName+id)))[:28]
 }
 
-// Pods set up and torn down concurrently (a Deployment's replicas) each get
-// their own address and leave nothing behind: the CNI lock serialises plugins.
+// Pods set up and torn down concurrently (a Deployment's replicas) on a bridge
+// that does not exist yet each get their own address and leave nothing behind:
+// the first creates the bridge alone, pods with hostPorts (portmap) run alone,
+// the others side by side. Each Manager stands for a kplay process.
 func TestConcurrentPodsReal(t *testing.T) {
 	n := newTestNetwork(t)
 	ctx := context.Background()
-	const pods = 4
+	const pods = 8
 	ips := make([]string, pods)
 	errs := make(chan error, pods)
 	for i := 0; i < pods; i++ {
 		go func() {
-			att, err := n.Setup(ctx, Pod{ID: fmt.Sprintf("kplay-test-r%d-%s", i, filepath.Base(n.root)),
-				Ports: []hostport.Port{{HostPort: 40000 + int32(i), ContainerPort: 80, Protocol: corev1.ProtocolTCP}}})
+			m := n.Manager
+			if i%2 == 1 {
+				var err error
+				if m, err = New(Config{PluginDirs: []string{"/opt/cni/bin", "/usr/lib/cni"}, Subnet: n.subnet,
+					Dirs: podstate.Layout{RunRoot: n.root}.Network(), Bridge: n.bridge}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			pod := Pod{ID: fmt.Sprintf("kplay-test-r%d-%s", i, filepath.Base(n.root))}
+			if i%4 == 0 {
+				pod.Ports = []hostport.Port{{HostPort: 40000 + int32(i), ContainerPort: 80, Protocol: corev1.ProtocolTCP}}
+			}
+			att, err := m.Setup(ctx, pod)
 			ips[i] = att.IP
 			errs <- err
 		}()

@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/gofrs/flock"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/kplay-dev/kplay/pkg/hook"
@@ -29,23 +30,32 @@ import (
 
 // reserve checks that no other pod (of either kind) and no host process holds the pod's host ports, creates the infra
 // container record and attaches the pod to the network, all under the ports lock: the
-// record is what Reclaim (run under the same lock) sees as a live pod, so it never
-// takes a network that is being built. A returned container exists even with an error.
+// record is what Reclaim (run under the same lock, exclusive) sees as a live pod, so it
+// never takes a network that is being built. A pod without host ports takes the lock
+// shared, so such pods are set up side by side; one with host ports, or of hostNetwork,
+// takes it exclusive, as its check and its claim of the ports must be one step.
+// A returned container exists even with an error.
 func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls map[string]string, img client.Image) (client.Container, string, error) {
-	l, err := r.lock("ports")
+	take := (*flock.Flock).RLock
+	if pp.Spec.HostNetwork || len(pp.HostPorts) > 0 {
+		take = (*flock.Flock).Lock
+	}
+	l, err := r.lockFile("ports", take)
 	if err != nil {
 		return nil, "", err
 	}
 	defer l.Unlock()
 	// hostNetwork pods hold their ports without kplay's network: each kind of
 	// pod is checked against both kinds.
-	holders, err := r.hostNetworkPorts(ctx, id)
-	if err != nil {
-		return nil, "", err
+	var holders []network.Holder
+	if len(pp.HostPorts) > 0 {
+		if holders, err = r.hostNetworkPorts(ctx, id); err != nil {
+			return nil, "", err
+		}
 	}
 	if pp.Spec.HostNetwork {
 		// Without the CNI plugins no pod can be on kplay's network.
-		if nm, err := r.network(); err == nil {
+		if nm, err := r.network(); err == nil && len(pp.HostPorts) > 0 {
 			onNetwork, err := nm.PortHolders("")
 			if err != nil {
 				return nil, "", err
@@ -63,8 +73,10 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 		return nil, "", err
 	}
 	npod := network.Pod{ID: r.netID(id), Namespace: pp.Namespace, Name: pp.Name, Ports: pp.HostPorts}
-	if err := nm.CheckPodPorts(npod, holders); err != nil {
-		return nil, "", err
+	if len(npod.Ports) > 0 {
+		if err := nm.CheckPodPorts(npod, holders); err != nil {
+			return nil, "", err
+		}
 	}
 	ctr, err := r.newInfra(ctx, pp, id, nm.NetNSPath(npod.ID), lbls, img)
 	if err != nil {

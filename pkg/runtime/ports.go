@@ -12,8 +12,9 @@ import (
 
 // hostNetworkPorts are the ports that hostNetwork pods of every containerd
 // namespace hold, from their infra containers' labels, but those of the pod with
-// infra container self in this namespace. Call it under the ports lock, under
-// which every pod's infra container is created.
+// infra container self in this namespace. Call it under the exclusive ports lock,
+// under which every pod with host ports has its infra container created. Only a
+// pod with host ports needs it: it lists containers in every containerd namespace.
 func (r *Runtime) hostNetworkPorts(ctx context.Context, self string) ([]network.Holder, error) {
 	nss, err := r.client.NamespaceService().List(ctx)
 	if err != nil {
