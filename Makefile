@@ -6,6 +6,10 @@ BIN     := bin/kplay
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 E2E_TIMEOUT ?= 70m
+# PREV_COMMIT is the kplay before the slim CNI chain: e2e creates a pod with it and
+# removes it with this one (TestPodOfPreviousKplay). Built once into PREV_BIN.
+PREV_COMMIT := 0f21c7f
+PREV_BIN    := bin/kplay-prev
 
 export PATH := /usr/local/go/bin:$(PATH)
 
@@ -21,9 +25,17 @@ test-unit:
 
 # e2e drives the built binary against the real daemons; the network package's tests
 # that change the host's networking run here too, not in test-unit.
-e2e: build deps
+e2e: build $(PREV_BIN) deps
 	$(GO) test -count=1 -tags hostnet ./pkg/network/ ./pkg/service/
-	KPLAY_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
+	KPLAY_BIN=$(CURDIR)/$(BIN) KPLAY_PREV_BIN=$(CURDIR)/$(PREV_BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
+
+# The previous kplay, from a tree of PREV_COMMIT (the CI clones the full history).
+# Only kplay's own packages compile anew: the dependencies are in the build cache.
+$(PREV_BIN):
+	rm -rf bin/.prev-src && mkdir -p bin/.prev-src
+	git archive $(PREV_COMMIT) | tar -x -C bin/.prev-src
+	cd bin/.prev-src && $(GO) build -o $(CURDIR)/$(PREV_BIN) ./cmd/kplay
+	rm -rf bin/.prev-src
 
 # test-crash is the full kill-anywhere test: 40 kills of up and 40 of down, each
 # followed by down and the leak check (make test runs a short form).

@@ -146,8 +146,9 @@ func checkDeps() error {
 	return nil
 }
 
-// warmUp runs one pod with a hostPort up and down, so the bridge and the top-level iptables
-// chains that CNI creates once and keeps exist before the first leak snapshot.
+// warmUp runs one pod with a hostPort up and down, so the bridge, the subnet's shared
+// masquerade and forward rules (kplay creates them with the first pod) and the top-level
+// iptables chains that portmap creates once and keeps exist before the first leak snapshot.
 func warmUp() error {
 	dir, err := os.MkdirTemp(suiteDir, "warmup-")
 	if err != nil {

@@ -18,8 +18,9 @@ import (
 //   - nat POSTROUTING jumps to a masquerade chain for traffic from the subnet
 //     that leaves it (multicast aside, as the bridge plugin does);
 //   - filter FORWARD jumps first thing to a chain that accepts traffic from the
-//     subnet and replies to it, so pods reach out also where FORWARD's policy
-//     is DROP (as docker sets it).
+//     subnet, replies to it, and what a hostPort (portmap's DNAT) sends to it,
+//     so pods reach out and hostPorts answer other machines also where
+//     FORWARD's policy is DROP (as docker sets it).
 //
 // They are created once and stay, like the bridge: a pod adds or removes no
 // rule of its own unless it has hostPorts (portmap).
@@ -28,10 +29,14 @@ type hostRules struct {
 	forward, masq string // chain names, per network
 }
 
+const hostRulesVersion = "1"
+
 func newHostRules(bridge string, subnet netip.Prefix) hostRules {
 	// iptables allows 28 characters in a chain name: the prefixes and 8 hex
 	// digits leave room, and the hash tells networks (tests use their own) apart.
-	sum := fmt.Sprintf("%x", sha256.Sum256([]byte(bridge+" "+subnet.String())))[:8]
+	// present() counts rules rather than reading them: change hostRulesVersion
+	// with the rules, so a machine with the old ones gets new chains.
+	sum := fmt.Sprintf("%x", sha256.Sum256([]byte(hostRulesVersion+" "+bridge+" "+subnet.String())))[:8]
 	return hostRules{subnet: subnet, forward: "KPLAY-FWD-" + sum, masq: "KPLAY-MASQ-" + sum}
 }
 
@@ -45,7 +50,7 @@ func (h hostRules) restoreInput() string {
 		":" + h.forward + " - [0:0]",
 		"-F " + h.forward,
 		"-A " + h.forward + " -s " + s + " " + comment + " -j ACCEPT",
-		"-A " + h.forward + " -d " + s + " " + comment + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+		"-A " + h.forward + " -d " + s + " " + comment + " -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT",
 		"COMMIT",
 		"*nat",
 		":" + h.masq + " - [0:0]",
