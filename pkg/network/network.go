@@ -400,9 +400,8 @@ func (m *Manager) locked(exclusive bool, f func() error) error {
 	return f()
 }
 
-// hasState reports whether anything of the pod's network may still exist
-// besides its namespace pin: a cached ADD or an address reservation.
-// cacheNames are libcni's cache entries of a pod, one per network it is attached to.
+// cacheNames are libcni's cache entries of a pod, one per network it may be
+// attached to (the loopback network only by kplay up to 0f21c7f).
 func cacheNames(id string) []string {
 	return []string{
 		NetworkName + "-" + id + "-" + podIfName,
@@ -434,6 +433,8 @@ func (m *Manager) removeCache(id string) error {
 	return nil
 }
 
+// hasState reports whether anything of the pod's network may still exist
+// besides its namespace pin: a cached ADD or an address reservation.
 func (m *Manager) hasState(id string) bool {
 	if m.hasCache(id) {
 		return true
