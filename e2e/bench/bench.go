@@ -24,9 +24,10 @@ func (b *bench) manifest(n int) string { return filepath.Join(b.dir, fmt.Sprintf
 
 func (b *bench) pauseSpec() string { return filepath.Join(b.dir, "pause.json") }
 
-// writeManifests writes one Deployment per size; every tool runs the same file.
+// writeManifests writes one Deployment per size, and one of 1 pod for the warm-up;
+// every tool runs the same file.
 func (b *bench) writeManifests() error {
-	for _, n := range b.sizes {
+	for _, n := range append([]int{1}, b.sizes...) {
 		y := fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata:

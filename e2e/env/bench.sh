@@ -64,8 +64,8 @@ setup_podman() {
 main() {
 	setup_podman
 	# The driver and the floor are built here, not by make build: they are no part of kplay.
-	go build -o bin/bench ./e2e/bench
-	go build -o bin/bench-floor ./e2e/bench/floor
+	"${GO:-go}" build -o bin/bench ./e2e/bench
+	"${GO:-go}" build -o bin/bench-floor ./e2e/bench/floor
 	exec bin/bench -kplay "$KPLAY" -floor bin/bench-floor -runs "$RUNS" -hosts-dir "$E2E_ROOT/certs.d" \
 		-json "${BENCH_JSON-docs/benchmarks.json}" -md "${BENCH_MD-docs/benchmarks.md}" \
 		-command "${BENCH_COMMAND:-make bench RUNS=$RUNS}" "$@"
