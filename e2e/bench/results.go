@@ -236,4 +236,13 @@ const howToRead = `
 - ps is timed with %d pods running (kplay ps against podman pod ps).
 - The machine is small and shared: compare ratios within one run, not absolute times across
   runs.
+
+## Refreshing it
+
+` + "`make bench`" + ` (as root) rewrites this page and benchmarks.json; it takes 6 to 7 minutes with
+5 rounds on 2 cores. ` + "`make bench RUNS=1`" + ` is a quick look; ` + "`BENCH_MD= BENCH_JSON= make bench`" + `
+leaves the files alone and only prints the table; ` + "`bin/bench -h`" + ` lists the driver's flags
+(sizes, the pod counts for ps and memory), which e2e/env/bench.sh passes on. It holds
+/run/kplay-e2e.lock for the whole run and removes every pod it made (kplay's, podman's, the
+floor's) when it ends, also on ^C; images stay.
 `
