@@ -21,7 +21,7 @@ build:
 test: deps test-unit e2e
 
 test-unit:
-	$(GO) test -count=1 ./cmd/... ./pkg/...
+	$(GO) test -count=1 ./cmd/... ./pkg/... ./e2e/bench/...
 
 # e2e drives the built binary against the real daemons; the network package's tests
 # that change the host's networking run here too, not in test-unit.
@@ -42,8 +42,10 @@ $(PREV_BIN):
 test-crash: build deps
 	KPLAY_CRASH_RUNS=$${KPLAY_CRASH_RUNS:-40} KPLAY_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v -run 'TestKillAnywhere' ./e2e/...
 
+# bench times kplay against podman 4.3 and the containerd-client floor and rewrites
+# docs/benchmarks.md and docs/benchmarks.json (RUNS=5 rounds by default, about 6 minutes).
 bench: build deps
-	KPLAY_BIN=$(CURDIR)/$(BIN) e2e/env/bench.sh
+	GO=$(GO) KPLAY_BIN=$(CURDIR)/$(BIN) e2e/env/bench.sh
 
 demo: build deps
 	e2e/env/demo.sh
