@@ -41,19 +41,7 @@ spec:
 		t.Fatal(err)
 	}
 
-	tasks, err := lines("ctr", "-n", e.NS, "tasks", "ls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pausePID string
-	for _, l := range tasks {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "default_small" {
-			pausePID = f[1]
-		}
-	}
-	if pausePID == "" {
-		t.Fatalf("no infra task default_small in\n%s", strings.Join(tasks, "\n"))
-	}
+	pausePID := e.InfraPID("small")
 	loggers := processes(t, func(cmdline string) bool {
 		return strings.Contains(cmdline, "--kplay-log-driver") && strings.Contains(cmdline, e.DataRoot)
 	})
@@ -75,6 +63,22 @@ spec:
 			t.Logf("%s: %d KiB resident", role, rss>>10)
 		}
 	}
+}
+
+// InfraPID is the host PID of the pause process of pod default/name.
+func (e *Env) InfraPID(name string) string {
+	e.t.Helper()
+	tasks, err := lines("ctr", "-n", e.NS, "tasks", "ls")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, l := range tasks {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "default_"+name {
+			return f[1]
+		}
+	}
+	e.t.Fatalf("no infra task default_%s in\n%s", name, strings.Join(tasks, "\n"))
+	return ""
 }
 
 // processes lists the PIDs whose command line (arguments joined by spaces) matches.

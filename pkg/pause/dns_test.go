@@ -14,8 +14,8 @@ import (
 	"github.com/kplay-dev/kplay/pkg/clusterdns"
 )
 
-// fakeUpstream answers every A query, over UDP and TCP on one port, with 192.0.2.1.
-func fakeUpstream(t *testing.T) string {
+// listenLoopback listens on one loopback port for TCP and UDP, as a nameserver does.
+func listenLoopback(t *testing.T) (net.Listener, net.PacketConn) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,6 +27,13 @@ func fakeUpstream(t *testing.T) string {
 		t.Skipf("no UDP port beside TCP %s: %v", l.Addr(), err)
 	}
 	t.Cleanup(func() { l.Close(); conn.Close() })
+	return l, conn
+}
+
+// fakeUpstream answers every A query, over UDP and TCP on one port, with 192.0.2.1.
+func fakeUpstream(t *testing.T) string {
+	t.Helper()
+	l, conn := listenLoopback(t)
 	answer := func(b []byte) []byte {
 		var q dnsmessage.Message
 		if q.Unpack(b) != nil || len(q.Questions) != 1 {
@@ -69,16 +76,7 @@ func fakeUpstream(t *testing.T) string {
 func startResponder(t *testing.T, records string) string {
 	t.Helper()
 	r := &responder{path: records}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.ListenPacket("udp", l.Addr().String())
-	if err != nil {
-		l.Close()
-		t.Skipf("no UDP port beside TCP %s: %v", l.Addr(), err)
-	}
-	t.Cleanup(func() { l.Close(); conn.Close() })
+	l, conn := listenLoopback(t)
 	go r.serveUDP(conn)
 	go r.serveTCP(l)
 	return l.Addr().String()
