@@ -13,10 +13,15 @@ PREV_BIN    := bin/kplay-prev
 
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: build test test-unit e2e test-crash bench demo deps lint clean
+.PHONY: build helper test test-unit e2e test-crash bench demo deps lint clean
 
-build:
+build: helper
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kplay
+
+# helper rebuilds kplay-helper, the program every pod runs (pause, log driver, start
+# hook), which kplay embeds: pkg/helperbin's test fails when the committed one is stale.
+helper:
+	$(GO) generate ./pkg/helperbin
 
 test: deps test-unit e2e
 

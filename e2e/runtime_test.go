@@ -182,20 +182,7 @@ spec:
 `)
 	e.Up(file)
 	e.WaitRunning("sandbox")
-	tasks, err := lines("ctr", "-n", e.NS, "tasks", "ls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid string
-	for _, l := range tasks {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "default_sandbox" {
-			pid = f[1]
-		}
-	}
-	if pid == "" {
-		t.Fatalf("no infra task default_sandbox in\n%s", strings.Join(tasks, "\n"))
-	}
-	if err := exec.Command("kill", "-9", pid).Run(); err != nil {
+	if err := exec.Command("kill", "-9", e.InfraPID("sandbox")).Run(); err != nil {
 		t.Fatal(err)
 	}
 	e.WaitPhase("sandbox", "Failed")

@@ -1,5 +1,5 @@
-// Package hook counts container starts with an OCI poststart hook that runs the kplay
-// binary. containerd 1.6's restart monitor keeps no restart count and no start time,
+// Package hook counts container starts with an OCI poststart hook that runs
+// kplay-helper. containerd 1.6's restart monitor keeps no restart count and no start time,
 // and a hook costs no resident process: runc runs it once per start and it exits at once.
 package hook
 
@@ -12,7 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Arg marks an invocation of the kplay binary as the start-counting hook.
+// Arg marks an invocation of kplay-helper as the start-counting hook.
 const Arg = "--kplay-count-start"
 
 // Poststart is the hook that appends one record to file each time the container starts.

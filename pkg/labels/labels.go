@@ -72,8 +72,9 @@ const (
 	// RestartPolicy is the pod's restartPolicy, kept so ps can tell Error from CrashLoopBackOff.
 	RestartPolicy = prefix + "restart-policy"
 
-	// Binary is the copy of the kplay binary a pod's shim runs (pause, log driver,
-	// hook), on the infra container; copies no pod uses can go.
+	// Binary is the program a pod's shim runs (pause, log driver, hook), on the infra
+	// container: kplay-helper, or for pods of an older kplay a copy of that kplay.
+	// Programs no pod uses can go.
 	Binary = prefix + "binary"
 	// LeasePID is the process ID of the kplay that holds a containerd lease.
 	LeasePID = prefix + "pid"

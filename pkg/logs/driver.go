@@ -46,7 +46,7 @@ const maxLine = 16 * 1024
 const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // LogURI is the stdout/stderr URI for a task (cio.LogURI) that makes the shim run
-// binary, a stable kplay executable, as the log driver writing to d.Path. A zero
+// binary, the installed kplay-helper, as the log driver writing to d.Path. A zero
 // d.Rotation is DefaultRotation.
 func LogURI(binary string, d Driver) (*url.URL, error) {
 	if !filepath.IsAbs(binary) || !filepath.IsAbs(d.Path) {

@@ -1,6 +1,6 @@
-// Package pause is kplay's own infra container: a tiny process that holds a pod's
-// namespaces, and the read-only root filesystem it runs from, so a pod needs no image
-// download.
+// Package pause is kplay's own infra container process: PID 1 of each pod, holding the
+// pod's namespaces and answering its DNS, run by kplay-helper from a rootfs that
+// package helperbin makes, so a pod needs no image download.
 package pause
 
 import (
@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Name is the basename of argv[0] that makes the kplay binary act as the pause process.
+// Name is the basename of argv[0] that makes kplay-helper act as the pause process.
 const Name = "pause"
 
 // Invoked reports whether the process was started as the pause process.

@@ -37,7 +37,7 @@ func gracePeriod(pp *plan.PodPlan) int64 {
 }
 
 // InfraLabels are the labels of a pod's infra container, which holds the pod-wide
-// facts. binary is the kplay binary the pod's shim runs.
+// facts. binary is the program the pod's shim runs (kplay-helper).
 func InfraLabels(pp *plan.PodPlan, created time.Time, binary string) map[string]string {
 	return with(PodLabels(pp),
 		labels.Role, labels.RoleInfra,

@@ -25,7 +25,7 @@ import (
 //	<data-root>/pods/<pod key>/starts/<container>            start times (package hook)
 //	<data-root>/pods/<pod key>/volumes/<name>                emptyDir, configMap volumes
 //	<data-root>/claims/<namespace>/<name>                    PersistentVolumeClaim data
-//	<data-root>/bin/                                         copies of the kplay binary
+//	<data-root>/bin/                                         kplay-helper (older kplays: copies of kplay)
 //	<data-root>/pause/rootfs                                 the offline pause rootfs
 //	<data-root>/seccomp/                                     Localhost seccomp profiles
 //	<data-root>/store/kplay.db                               kplay's store
@@ -99,7 +99,8 @@ func (l Layout) Network() NetworkDirs {
 	}
 }
 
-// BinDir holds the copies of the kplay binary that pods' shims run.
+// BinDir holds the programs pods' shims run: kplay-helper, and the copies of the
+// whole kplay binary that pods of older kplays run.
 func (l Layout) BinDir() string { return filepath.Join(l.DataRoot, "bin") }
 
 // PauseRootfs is the read-only rootfs of the offline pause container.

@@ -8,9 +8,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kplay-dev/kplay/pkg/helperbin"
 	"github.com/kplay-dev/kplay/pkg/lease"
 	"github.com/kplay-dev/kplay/pkg/network"
-	"github.com/kplay-dev/kplay/pkg/pause"
 	"github.com/kplay-dev/kplay/pkg/plan"
 	"github.com/kplay-dev/kplay/pkg/reconcile"
 )
@@ -51,7 +51,7 @@ func (r *Runtime) apply(ctx context.Context, actions []reconcile.Action, existin
 	}
 	if len(create) > 0 {
 		var err error
-		if r.infra, err = pause.Prepare(r.layout.BinDir(), r.layout.PauseRootfs()); err != nil {
+		if r.infra, err = helperbin.Prepare(r.layout.BinDir(), r.layout.PauseRootfs()); err != nil {
 			return done(results), fmt.Errorf("preparing the pause container: %w", err)
 		}
 		if err := r.reclaim(ctx); err != nil {

@@ -3,19 +3,23 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/runtime/restart"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/kplay-dev/kplay/pkg/lease"
 	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
-// reclaimBinaries removes copies of the kplay binary that no pod uses any more: each
-// kplay version leaves one. A copy made within the hour is kept, as an `up` running
-// beside this one may have made it for pods it has not created yet.
+// reclaimBinaries removes the programs in the bin directory that no container uses any
+// more: the kplay-helper of each kplay version, and the copies of the whole kplay
+// binary that kplays before the helper ran their pods from. A file installed or taken
+// within the hour is kept, as an `up` running beside this one may have installed it
+// for pods it has not created yet.
 func (r *Runtime) reclaimBinaries(used map[string]bool) {
 	dir := r.layout.BinDir()
 	entries, _ := os.ReadDir(dir)
@@ -62,6 +66,14 @@ func (r *Runtime) reclaim(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// logDriver is the program a binary:// log URI runs, or "".
+func logDriver(uri string) string {
+	if u, err := url.Parse(uri); err == nil && u.Scheme == "binary" {
+		return u.Path
+	}
+	return ""
+}
+
 // liveSet is what the kplay pods of every containerd namespace use.
 type liveSet struct {
 	netIDs, podKeys, binaries map[string]bool
@@ -85,6 +97,9 @@ func (r *Runtime) live(ctx context.Context) (liveSet, error) {
 				continue
 			}
 			live.podKeys[podstate.PodKey(ns, l.UID())] = true
+			if bin := logDriver(c.Labels[restart.LogURILabel]); bin != "" {
+				live.binaries[bin] = true // what the restart monitor starts the logger from
+			}
 			if l.IsInfra() {
 				live.netIDs[podstate.NetID(ns, c.ID)] = true
 				live.binaries[l.Binary()] = true

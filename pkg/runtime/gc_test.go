@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kplay-dev/kplay/pkg/pause"
+	"github.com/kplay-dev/kplay/pkg/helperbin"
+	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/podstate"
 )
 
@@ -17,7 +18,17 @@ func TestReclaimBinariesKeepsWhatPodsUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-2 * time.Hour)
-	files := map[string]time.Time{"unused-old": old, "used-old": old, "current-old": old, "unused-new": time.Now()}
+	// Both kinds of file: the copies of the whole kplay binary that kplays before the
+	// helper made, and helpers.
+	files := map[string]time.Time{
+		"kplay-68011327-18ef050df91eb6d8": old, // an older kplay's copy, a pod's label names it
+		"kplay-70000000-18ef050df91eb6d9": old, // an older kplay's copy no pod uses
+		"kplay-helper-00000000000000aa":   old, // no pod uses it
+		"kplay-helper-00000000000000bb":   old, // only a restart log URI names it
+		"kplay-helper-00000000000000cc":   old, // this kplay's
+		"kplay-helper-00000000000000dd":   time.Now(),
+		".kplay-helper-123":               old, // a killed install's temporary file
+	}
 	for name, mtime := range files {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, nil, 0o755); err != nil {
@@ -27,10 +38,23 @@ func TestReclaimBinariesKeepsWhatPodsUse(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := &Runtime{cfg: Config{DataRoot: root}, layout: podstate.Layout{DataRoot: root}, infra: pause.Infra{Binary: filepath.Join(dir, "current-old")}}
-	r.reclaimBinaries(map[string]bool{filepath.Join(dir, "used-old"): true})
+	r := &Runtime{cfg: Config{DataRoot: root}, layout: podstate.Layout{DataRoot: root}, infra: helperbin.Infra{Binary: filepath.Join(dir, "kplay-helper-00000000000000cc")}}
+	uri, err := logs.LogURI(filepath.Join(dir, "kplay-helper-00000000000000bb"), logs.Driver{Path: "/var/log/c.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.reclaimBinaries(map[string]bool{
+		filepath.Join(dir, "kplay-68011327-18ef050df91eb6d8"): true,
+		logDriver(uri.String()):                               true,
+		logDriver("fifo:///x"):                                true,
+	})
 
-	for name, kept := range map[string]bool{"unused-old": false, "used-old": true, "current-old": true, "unused-new": true} {
+	for name, kept := range map[string]bool{
+		"kplay-68011327-18ef050df91eb6d8": true, "kplay-70000000-18ef050df91eb6d9": false,
+		"kplay-helper-00000000000000aa": false, "kplay-helper-00000000000000bb": true,
+		"kplay-helper-00000000000000cc": true, "kplay-helper-00000000000000dd": true,
+		".kplay-helper-123": false,
+	} {
 		_, err := os.Stat(filepath.Join(dir, name))
 		if got := err == nil; got != kept {
 			t.Errorf("%s kept = %v, want %v", name, got, kept)

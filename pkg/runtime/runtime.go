@@ -18,9 +18,9 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 
+	"github.com/kplay-dev/kplay/pkg/helperbin"
 	"github.com/kplay-dev/kplay/pkg/logs"
 	"github.com/kplay-dev/kplay/pkg/network"
-	"github.com/kplay-dev/kplay/pkg/pause"
 	"github.com/kplay-dev/kplay/pkg/podstate"
 	"github.com/kplay-dev/kplay/pkg/volume"
 )
@@ -59,7 +59,7 @@ type Runtime struct {
 	netErr          error
 	layout          podstate.Layout
 	vol             volume.Manager
-	infra           pause.Infra
+	infra           helperbin.Infra
 }
 
 // New checks the user, the socket and the daemon, and connects.

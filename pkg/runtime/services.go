@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kplay-dev/kplay/pkg/clusterdns"
 	"github.com/kplay-dev/kplay/pkg/hostport"
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/pause"
@@ -38,7 +39,7 @@ func (r *Runtime) clusterDNS(pp *plan.PodPlan) bool {
 func (r *Runtime) infraArgs(pp *plan.PodPlan) []string {
 	args := append([]string{}, r.infra.Args...)
 	if r.clusterDNS(pp) {
-		args = append(args, pause.DNSFlag+"/run/"+service.RecordsFile)
+		args = append(args, pause.DNSFlag+"/run/"+clusterdns.RecordsFile)
 	}
 	return args
 }
@@ -72,9 +73,9 @@ func (r *Runtime) resolvConf(pp *plan.PodPlan, host []byte) ([]byte, []string, e
 			options = f[1:]
 		}
 	}
-	d := service.ClusterDomain
+	d := clusterdns.ClusterDomain
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "nameserver %s\n", service.DNSAddress)
+	fmt.Fprintf(&b, "nameserver %s\n", clusterdns.DNSAddress)
 	fmt.Fprintf(&b, "search %s.svc.%s svc.%s %s %s\n", pp.Namespace, d, d, d, strings.Join(searches, " "))
 	fmt.Fprintf(&b, "options ndots:5 %s\n", strings.Join(options, " "))
 	// As a hostNetwork pod, so the loopback responder is kept.
@@ -173,7 +174,7 @@ func (r *Runtime) SyncServices(ctx context.Context) error {
 		os.Remove(filepath.Dir(dir)) // the last namespace's
 		return nil
 	}
-	return service.WriteRecords(dir, service.BuildRecords(services, eps, upstreams()))
+	return clusterdns.WriteRecords(dir, service.BuildRecords(services, eps, upstreams()))
 }
 
 // upstreams are the host's nameservers a pod can reach, for names not the cluster's.

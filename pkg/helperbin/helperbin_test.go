@@ -1,0 +1,154 @@
+package helperbin
+
+import (
+	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/kplay-dev/kplay/pkg/hook"
+)
+
+var committed = []string{"kplay-helper-linux-amd64", "kplay-helper-linux-arm64"}
+
+// A helper that does not match its sources would run old code in every new pod:
+// go generate (make build) must have been run after the last change.
+func TestEmbeddedHelperIsCurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the helper")
+	}
+	goVersion, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		t.Skipf("no go command to rebuild the helper with: %v", err)
+	}
+	info, err := buildinfo.ReadFile(committed[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if have := strings.TrimSpace(string(goVersion)); have != info.GoVersion {
+		t.Skipf("the embedded helper was built with %s and this toolchain is %s: the bytes cannot match; run go generate ./pkg/helperbin with %s to check, or to regenerate with %s",
+			info.GoVersion, have, info.GoVersion, have)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("go", "run", "mkhelper.go", "-o", dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rebuilding the helper: %v\n%s", err, out)
+	}
+	for _, name := range committed {
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(have, want) {
+			t.Errorf("pkg/helperbin/%s is stale: it differs from a build of the sources (%d bytes, built %d); run go generate ./pkg/helperbin (make build does)", name, len(have), len(want))
+		}
+	}
+	if embedded := "kplay-helper-linux-" + runtime.GOARCH; !bytes.Equal(helper, mustRead(t, embedded)) {
+		t.Errorf("the embedded helper is not %s", embedded)
+	}
+}
+
+// The helper runs inside the pause container with nothing but itself mounted, and
+// stays resident in every pod: it must be static and link none of kplay's heavy
+// dependencies.
+func TestHelperIsStaticAndSmall(t *testing.T) {
+	const maxSize = 4 << 20
+	heavy := []string{"k8s.io/", "sigs.k8s.io/", "github.com/containerd/containerd", "github.com/spf13/cobra", "google.golang.org/grpc", "github.com/miekg/dns"}
+	for _, name := range committed {
+		f, err := elf.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s has a program interpreter: it is not static", name)
+			}
+		}
+		if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+			t.Errorf("%s needs shared libraries %v", name, libs)
+		}
+		f.Close()
+		if st, err := os.Stat(name); err != nil || st.Size() > maxSize {
+			t.Errorf("%s: %v, %v; want at most %d bytes: its pages are most of each pause and logger process's memory", name, st.Size(), err, maxSize)
+		}
+		info, err := buildinfo.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dep := range info.Deps {
+			for _, h := range heavy {
+				if strings.HasPrefix(dep.Path, h) {
+					t.Errorf("%s links %s", name, dep.Path)
+				}
+			}
+		}
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	root := t.TempDir()
+	bin, rootfs := filepath.Join(root, "bin"), filepath.Join(root, "pause", "rootfs")
+	infra, err := Prepare(bin, rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(infra.Binary)
+	if err != nil || st.Mode().Perm() != 0o755 || !bytes.Equal(mustRead(t, infra.Binary), helper) {
+		t.Fatalf("installed helper %s: %v %v, want a 0755 copy of the embedded one", infra.Binary, st, err)
+	}
+	if len(infra.Mounts) != 1 || infra.Mounts[0].Destination != "/pause" || infra.Mounts[0].Source != infra.Binary {
+		t.Fatalf("mounts %+v, want the helper at /pause alone", infra.Mounts)
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, "pause")); err != nil {
+		t.Errorf("no mount point for /pause in the rootfs: %v", err)
+	}
+	if len(infra.Args) != 1 || infra.Args[0] != "/pause" {
+		t.Errorf("args %q, want /pause", infra.Args)
+	}
+	again, err := Prepare(bin, rootfs)
+	if err != nil || again.Binary != infra.Binary {
+		t.Fatalf("second Prepare gave %+v, %v; want the same as %+v", again, err, infra)
+	}
+	entries, _ := os.ReadDir(bin)
+	if len(entries) != 1 {
+		t.Fatalf("bin holds %d entries after two Prepares, want 1", len(entries))
+	}
+}
+
+// The installed helper runs as each of its roles; an unknown invocation is refused.
+func TestInstalledHelperRefusesOtherInvocations(t *testing.T) {
+	path, err := Install(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(path, "up").CombinedOutput()
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 2 || !strings.Contains(string(out), "started by kplay's pods only") {
+		t.Fatalf("kplay-helper up: %v, %q; want exit 2 and a word on what it is for", err, out)
+	}
+	starts := filepath.Join(t.TempDir(), "starts")
+	run := exec.Command(path, hook.Arg, starts)
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("hook: %v %s", err, out)
+	}
+	if b, _ := os.ReadFile(starts); len(bytes.Fields(b)) != 1 {
+		t.Fatalf("hook recorded %q, want one start", b)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
