@@ -306,10 +306,15 @@ func (r *Runtime) stopContainer(ctx context.Context, c *ctrState, grace time.Dur
 		}
 		return nil
 	}
+	// wait says errTimeout when d passed: containerd may answer then with its own
+	// error for the cancelled wait (an unknown "context deadline exceeded").
 	wait := func(d time.Duration) error {
 		wctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		_, err := tasks.Wait(wctx, &tasksapi.WaitRequest{ContainerID: c.ID})
+		if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+			return errTimeout
+		}
 		return errgrpc.ToNative(err)
 	}
 	sig := syscall.SIGKILL
@@ -324,20 +329,22 @@ func (r *Runtime) stopContainer(ctx context.Context, c *ctrState, grace time.Dur
 	if err == nil || isNotFound(err) {
 		return nil
 	}
-	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+	if err != errTimeout {
 		return err
 	}
 	if err := kill(syscall.SIGKILL); err != nil {
 		return err
 	}
 	if err := wait(10 * time.Second); err != nil && !isNotFound(err) {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if err == errTimeout {
 			return errors.New("task did not exit 10s after SIGKILL")
 		}
 		return err
 	}
 	return nil
 }
+
+var errTimeout = errors.New("timed out")
 
 // stopSignal is the image's STOPSIGNAL that the container's labels keep, or SIGTERM.
 func stopSignal(labels map[string]string) syscall.Signal {
