@@ -171,6 +171,23 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions, slo
 		slots <- struct{}{}
 		defer func() { <-slots }()
 	}
+	// The network goes while the containers are deleted: neither needs the other, and
+	// the network's teardown, one pod at a time, is what down waits for most.
+	var wg sync.WaitGroup
+	var netErr error
+	if !p.labels().HostNetwork() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nm, err := r.network()
+			if err == nil {
+				err = nm.Teardown(ctx, network.Pod{ID: r.netID(p.ID), Namespace: p.Namespace, Name: p.Name, Ports: p.labels().Ports()})
+			}
+			if err != nil {
+				netErr = fmt.Errorf("tearing down the network: %w", err)
+			}
+		}()
+	}
 	// A container that did not stop keeps its record, for the next down to find. One
 	// after the other: the tasks share a shim, which exits with the last, and a delete
 	// beside that one finds the shim's connection closed.
@@ -185,14 +202,9 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions, slo
 			errs = append(errs, err)
 		}
 	}
-	if !p.labels().HostNetwork() {
-		nm, err := r.network()
-		if err == nil {
-			err = nm.Teardown(ctx, network.Pod{ID: r.netID(p.ID), Namespace: p.Namespace, Name: p.Name, Ports: p.labels().Ports()})
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("tearing down the network: %w", err))
-		}
+	wg.Wait()
+	if netErr != nil {
+		errs = append(errs, netErr)
 	}
 	if uid != "" {
 		if err := r.vol.Remove(r.dirs(uid)); err != nil {
