@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/runtime/restart"
 	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/ttrpc"
 	"github.com/moby/sys/signal"
 
 	"github.com/kplay-dev/kplay/pkg/network"
@@ -318,13 +320,17 @@ func (r *Runtime) stopContainer(ctx context.Context, c *ctrState, grace time.Dur
 		}
 		return nil
 	}
-	// wait says errTimeout when d passed: containerd may answer then with its own
-	// error for the cancelled wait (an unknown "context deadline exceeded").
+	// wait says errTimeout when d passed. The wait is cancelled then, not given a
+	// deadline: containerd passes a deadline on to the shim, and its own answer for it
+	// (an unknown "context deadline exceeded") can come before the client's.
 	wait := func(d time.Duration) error {
-		wctx, cancel := context.WithTimeout(ctx, d)
+		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		var late atomic.Bool
+		timer := time.AfterFunc(d, func() { late.Store(true); cancel() })
+		defer timer.Stop()
 		_, err := tasks.Wait(wctx, &tasksapi.WaitRequest{ContainerID: c.ID})
-		if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+		if err != nil && late.Load() && ctx.Err() == nil {
 			return errTimeout
 		}
 		return errgrpc.ToNative(err)
@@ -334,11 +340,14 @@ func (r *Runtime) stopContainer(ctx context.Context, c *ctrState, grace time.Dur
 		sig = stopSignal(c.Labels)
 	}
 	if err := kill(sig); err != nil {
+		if shimGone(err) {
+			return nil
+		}
 		return err
 	}
 	// An exited task waits for its delete with its exit status: this returns at once.
 	err := wait(grace)
-	if err == nil || isNotFound(err) {
+	if err == nil || isNotFound(err) || shimGone(err) {
 		return nil
 	}
 	if err != errTimeout {
@@ -358,6 +367,13 @@ func (r *Runtime) stopContainer(ctx context.Context, c *ctrState, grace time.Dur
 
 var errTimeout = errors.New("timed out")
 
+// shimGone says that the task's shim is dead (killed): its task runs no more, and
+// containerd removes it when it cleans up after the shim, as for the dead shims it
+// finds at its start. containerd reports it only as the shim's connection closed.
+func shimGone(err error) bool {
+	return err != nil && strings.Contains(err.Error(), ttrpc.ErrClosed.Error())
+}
+
 // stopSignal is the image's STOPSIGNAL that the container's labels keep, or SIGTERM.
 func stopSignal(labels map[string]string) syscall.Signal {
 	if s, ok := labels[client.StopSignalLabel]; ok {
@@ -372,7 +388,7 @@ func stopSignal(labels map[string]string) syscall.Signal {
 // order: a kplay killed on the way leaves the record, which the next down finds.
 func (r *Runtime) deleteContainer(ctx context.Context, c *ctrState) error {
 	_, err := r.client.TaskService().Delete(ctx, &tasksapi.DeleteTaskRequest{ContainerID: c.ID})
-	if err = errgrpc.ToNative(err); err != nil && !isNotFound(err) {
+	if err = errgrpc.ToNative(err); err != nil && !isNotFound(err) && !shimGone(err) {
 		return fmt.Errorf("deleting its task: %w", err)
 	}
 	if c.SnapshotKey != "" {
