@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,5 +221,48 @@ func TestDownDuringUpOfTheSameFileRemovesEverything(t *testing.T) {
 			names = append(names, n)
 		}
 		t.Errorf("pods left after down -f during up: %v\nup said:\n%s", names, upOut.String())
+	}
+}
+
+// down stops a pod's pause container alongside its apps, but in a pod that shares its
+// PID namespace the pause process is that namespace's init, whose exit would kill the
+// apps: there it stops after them. Either way an app finishes its shutdown.
+func TestDownLetsAppsFinishTheirShutdown(t *testing.T) {
+	e := newEnv(t)
+	out := filepath.Join(e.Dir, "out")
+	if err := os.Mkdir(out, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	pod := func(name string, share bool) string {
+		return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  terminationGracePeriodSeconds: 10
+  shareProcessNamespace: %t
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "trap 'sleep 1; echo done > /out/%s; exit 0' TERM; sleep 3600 & wait"]
+    volumeMounts:
+    - name: out
+      mountPath: /out
+  volumes:
+  - name: out
+    hostPath:
+      path: %s
+`, name, share, name, out)
+	}
+	file := e.Manifest(pod("shared", true) + "---\n" + pod("own", false))
+	e.Up(file)
+	e.WaitRunning("shared")
+	e.WaitRunning("own")
+	e.MustKplay("down", "-f", file)
+	for _, name := range []string{"shared", "own"} {
+		got, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil || strings.TrimSpace(string(got)) != "done" {
+			t.Errorf("pod %s: its app did not finish its shutdown on down: %q (%v)", name, got, err)
+		}
 	}
 }

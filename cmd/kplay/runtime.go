@@ -57,6 +57,8 @@ func connect(ctx context.Context, g *globalOptions, progress io.Writer) (*runtim
 		TTY:            tty,
 		Warn:           func(s string) { fmt.Fprintln(os.Stderr, "Warning:", s) },
 		SeccompDefault: g.SeccompDefault,
+		// A debug switch, not a flag: see "Cost of a pod" in docs/design.md.
+		CountCalls: os.Getenv("KPLAY_COUNT_CALLS"),
 	})
 }
 

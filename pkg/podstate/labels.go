@@ -121,6 +121,11 @@ func SetReady(c *containers.Container, ready bool) []string {
 	return []string{"labels." + labels.Ready}
 }
 
+// PodFilter selects the containers of one pod.
+func PodFilter(namespace, name string) string {
+	return fmt.Sprintf("labels.%q==%q,labels.%q==%q", labels.PodNamespace, namespace, labels.PodName, name)
+}
+
 // HostNetworkInfraFilter selects the infra containers of hostNetwork pods.
 func HostNetworkInfraFilter() string {
 	return fmt.Sprintf("labels.%q==%s,labels.%q==true", labels.Role, labels.RoleInfra, labels.HostNetwork)

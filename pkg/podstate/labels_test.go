@@ -4,9 +4,11 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/containerd/containerd/v2/pkg/filters"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/hostport"
+	"github.com/kplay-dev/kplay/pkg/labels"
 	"github.com/kplay-dev/kplay/pkg/plan"
 	"time"
 )
@@ -115,5 +117,34 @@ func TestOlderLabels(t *testing.T) {
 	}
 	if Labels(map[string]string{}).Managed() {
 		t.Error("a container without a role is kplay's")
+	}
+}
+
+// PodFilter, as containerd parses it, selects the containers of that pod only.
+func TestPodFilter(t *testing.T) {
+	f, err := filters.Parse(PodFilter("team-a", "web-0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		ns, name string
+		want     bool
+	}{
+		{"team-a", "web-0", true},
+		{"team-a", "web-01", false},
+		{"team-b", "web-0", false},
+		{"default", "web-0", false},
+	} {
+		l := map[string]string{labels.PodNamespace: tt.ns, labels.PodName: tt.name}
+		got := f.Match(filters.AdapterFunc(func(fp []string) (string, bool) {
+			if len(fp) == 2 && fp[0] == "labels" {
+				v, ok := l[fp[1]]
+				return v, ok
+			}
+			return "", false
+		}))
+		if got != tt.want {
+			t.Errorf("pod %s/%s: matched %v, want %v", tt.ns, tt.name, got, tt.want)
+		}
 	}
 }

@@ -123,7 +123,7 @@ func (r *Runtime) apply(ctx context.Context, actions []reconcile.Action, existin
 func (r *Runtime) rollback(ctx context.Context, created []PodResult) []error {
 	ctx = context.WithoutCancel(ctx)
 	var errs []error
-	pods, err := r.pods(ctx)
+	pods, err := r.records(ctx)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("rolling back: %w", err))
 	}

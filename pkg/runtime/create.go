@@ -167,7 +167,7 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	}
 	// Only now is the pod whole: a pod without this mark is one an interrupted up
 	// left half-made, and the next up recreates it.
-	if _, err := infra.SetLabels(ctx, podstate.CompleteLabel()); err != nil {
+	if err := r.setLabels(ctx, infra.ID(), podstate.CompleteLabel()); err != nil {
 		return true, err
 	}
 	return true, nil
@@ -249,7 +249,7 @@ func (r *Runtime) createContainer(ctx context.Context, pp *plan.PodPlan, c *plan
 	id := podstate.ContainerID(group, c.Name)
 	ctr, err := r.client.NewContainer(ctx, id,
 		client.WithImage(img),
-		client.WithNewSnapshot(id, img),
+		newSnapshot(id, img),
 		client.WithContainerLabels(podstate.ContainerLabels(pp, c, idx)),
 		// After the labels: WithContainerLabels replaces them all, and the image's
 		// STOPSIGNAL is a label too.
@@ -313,7 +313,7 @@ func (r *Runtime) runInit(ctx context.Context, pp *plan.PodPlan, c *plan.Contain
 	if _, err := t.Delete(ctx); err != nil {
 		return fmt.Errorf("init container %q: deleting task: %w", c.Name, err)
 	}
-	if _, err := ctr.SetLabels(ctx, podstate.ExitLabels(exit)); err != nil {
+	if err := r.setLabels(ctx, ctr.ID(), podstate.ExitLabels(exit)); err != nil {
 		return err
 	}
 	if code != 0 {

@@ -50,7 +50,7 @@ func (r *Runtime) infraSpec(pp *plan.PodPlan, netns, group string, img client.Im
 func (r *Runtime) newInfra(ctx context.Context, pp *plan.PodPlan, id, netns string, lbls map[string]string, img client.Image) (client.Container, error) {
 	var opts []client.NewContainerOpts
 	if img != nil {
-		opts = append(opts, client.WithImage(img), client.WithNewSnapshot(id, img))
+		opts = append(opts, client.WithImage(img), newSnapshot(id, img))
 	}
 	opts = append(opts,
 		client.WithContainerLabels(lbls),

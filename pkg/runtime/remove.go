@@ -1,17 +1,24 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/runtime/restart"
+	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/ttrpc"
+	"github.com/moby/sys/signal"
 
 	"github.com/kplay-dev/kplay/pkg/network"
 	"github.com/kplay-dev/kplay/pkg/podstate"
@@ -64,7 +71,8 @@ func (r *Runtime) Down(ctx context.Context, sel Selector, o DownOptions) ([]PodR
 	if err != nil {
 		return nil, err
 	}
-	pods, err := r.pods(ctx)
+	// The records say which pods match; their tasks are not needed to remove them.
+	pods, err := r.records(ctx)
 	release()
 	if err != nil {
 		return nil, err
@@ -89,16 +97,23 @@ func (r *Runtime) Down(ctx context.Context, sel Selector, o DownOptions) ([]PodR
 	return results, nil
 }
 
+// removeWorkers bounds how many pods delete their tasks, containers, network and
+// files at once: that part costs CPU (runc, CNI plugins, unmounts) on every core, and
+// more of it at once only queues. Stopping is not bounded: every pod's grace period
+// runs at the same time, so a down takes one grace period, not one per worker round.
+const removeWorkers = 4
+
 // removeAll removes pods in parallel and reports one result per pod.
 func (r *Runtime) removeAll(ctx context.Context, pods []*podState, o DownOptions) []PodResult {
 	results := make([]PodResult, len(pods))
+	slots := make(chan struct{}, removeWorkers)
 	var wg sync.WaitGroup
 	for i, p := range pods {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			results[i] = PodResult{Namespace: p.Namespace, Name: p.Name, Action: Removed}
-			if err := r.removeLocked(ctx, p, o); err != nil {
+			if err := r.removeLocked(ctx, p, o, slots); err != nil {
 				results[i].Action, results[i].Err = Failed, fmt.Errorf("removing pod %s: %w", p.key(), err)
 			}
 		}()
@@ -108,18 +123,18 @@ func (r *Runtime) removeAll(ctx context.Context, pods []*podState, o DownOptions
 }
 
 // removeLocked removes a pod under its lock, as it is once any `up` creating it is done.
-func (r *Runtime) removeLocked(ctx context.Context, p *podState, o DownOptions) error {
+func (r *Runtime) removeLocked(ctx context.Context, p *podState, o DownOptions, slots chan struct{}) error {
 	l, err := r.podLock(p.ID)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	pods, err := r.pods(ctx)
-	if err != nil {
+	// The pod as it is now: an up may have replaced it since the listing.
+	if p, err = r.podRecords(ctx, p.Namespace, p.Name); err != nil {
 		return err
 	}
-	if p = pods[p.key()]; p != nil {
-		if err := r.removePod(ctx, p, o); err != nil {
+	if p != nil {
+		if err := r.removePod(ctx, p, o, slots); err != nil {
 			return err
 		}
 	}
@@ -129,8 +144,9 @@ func (r *Runtime) removeLocked(ctx context.Context, p *podState, o DownOptions) 
 }
 
 // removePod stops and deletes every container of a pod, then its namespaces, network,
-// volumes and files. It works on partial pods too (a failed or interrupted up).
-func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) error {
+// volumes and files, from the records in p (none is read again). It works on partial
+// pods too (a failed or interrupted up). slots, when not nil, bounds the deleting.
+func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions, slots chan struct{}) error {
 	grace := 30 * time.Second
 	if g, ok := p.labels().GracePeriod(); ok {
 		// As the kubelet: even a pod that asks for 0 gets its stop signal and 2 s.
@@ -139,41 +155,58 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 	if o.Timeout != nil {
 		grace = *o.Timeout
 	}
-	var errs []error
-	// App and init containers first, in parallel, each with the pod's grace period.
+	uid := p.labels().UID()
+	// Every container at once, the infra too, in one grace period. But the pause
+	// process of a pod that shares its PID namespace is that namespace's init: its exit
+	// would SIGKILL the apps, so it stops after them.
+	stopping := slices.Clone(p.Containers)
+	infraLast := p.Infra != nil && uid != "" && exists(r.dirs(uid).Namespace("pid"))
+	if p.Infra != nil && !infraLast {
+		stopping = append(stopping, p.Infra)
+	}
+	stopped, errs := r.each(stopping, func(c *ctrState) error { return r.stopContainer(ctx, c, grace) })
+	if infraLast {
+		s, e := r.each([]*ctrState{p.Infra}, func(c *ctrState) error { return r.stopContainer(ctx, c, 2*time.Second) })
+		stopped, errs = append(stopped, s...), append(errs, e...)
+	}
+	if slots != nil {
+		slots <- struct{}{}
+		defer func() { <-slots }()
+	}
+	// The network goes while the containers are deleted: neither needs the other, and
+	// the network's teardown, one pod at a time, is what down waits for most.
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for _, c := range p.Containers {
+	var netErr error
+	if !p.labels().HostNetwork() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.removeContainer(ctx, c, grace); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("container %q: %w", c.labels().Container(), err))
-				mu.Unlock()
+			nm, err := r.network()
+			if err == nil {
+				err = nm.Teardown(ctx, network.Pod{ID: r.netID(p.ID), Namespace: p.Namespace, Name: p.Name, Ports: p.labels().Ports()})
+			}
+			if err != nil {
+				netErr = fmt.Errorf("tearing down the network: %w", err)
 			}
 		}()
 	}
-	wg.Wait()
-	if p.Infra != nil {
-		if err := r.removeContainer(ctx, p.Infra, 2*time.Second); err != nil {
-			errs = append(errs, fmt.Errorf("infra container: %w", err))
+	// A container that did not stop keeps its record, for the next down to find. One
+	// after the other: the tasks share a shim, which exits with the last, and a delete
+	// beside that one finds the shim's connection closed.
+	slices.SortStableFunc(stopped, func(a, b *ctrState) int { return cmp.Compare(rank(a), rank(b)) })
+	for _, c := range stopped {
+		if err := r.deleteContainer(ctx, c); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.name(), err))
 		}
 	}
-	uid := p.labels().UID()
 	if uid != "" {
 		if err := unpinNamespaces(r.dirs(uid)); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if !p.labels().HostNetwork() {
-		nm, err := r.network()
-		if err == nil {
-			err = nm.Teardown(ctx, network.Pod{ID: r.netID(p.ID), Namespace: p.Namespace, Name: p.Name, Ports: p.labels().Ports()})
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("tearing down the network: %w", err))
-		}
+	wg.Wait()
+	if netErr != nil {
+		errs = append(errs, netErr)
 	}
 	if uid != "" {
 		if err := r.vol.Remove(r.dirs(uid)); err != nil {
@@ -181,6 +214,50 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions) err
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// each runs f on every container in parallel and returns those it succeeded on, and
+// the errors, each naming its container.
+func (r *Runtime) each(cs []*ctrState, f func(*ctrState) error) (ok []*ctrState, errs []error) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := f(c)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				ok = append(ok, c)
+				return
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", c.name(), err))
+		}()
+	}
+	wg.Wait()
+	return ok, errs
+}
+
+// name is how errors name the container.
+func (c *ctrState) name() string {
+	if c.labels().IsInfra() {
+		return "infra container"
+	}
+	return fmt.Sprintf("container %q", c.labels().Container())
+}
+
+// rank puts the infra container last.
+func rank(c *ctrState) int {
+	if c.labels().IsInfra() {
+		return 1
+	}
+	return 0
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // removeClaims deletes the data of the claims the removed pods used, unless a pod
@@ -220,72 +297,106 @@ func (r *Runtime) removeUnusedClaims(ctx context.Context, claims []string) ([]st
 	return removed, errors.Join(errs...)
 }
 
-// removeContainer stops a container's task (stop signal, grace period, SIGKILL) and
-// deletes the task, the container and its snapshot.
-func (r *Runtime) removeContainer(ctx context.Context, c *ctrState, grace time.Duration) error {
-	ctr, err := r.client.LoadContainer(ctx, c.ID)
-	if err != nil {
-		if isNotFound(err) {
+// stopContainer takes a container from the restart monitor and stops its task: stop
+// signal, up to grace for the exit, then SIGKILL. It talks to containerd's task service
+// directly, with what the record says (the stop signal is a label), so a stop is a
+// kill and a wait, not a round of loading the container and task first.
+func (r *Runtime) stopContainer(ctx context.Context, c *ctrState, grace time.Duration) error {
+	// Only containers handed to the restart monitor carry its labels.
+	if _, watched := c.Labels[restart.StatusLabel]; watched {
+		if err := r.clearRestartLabels(ctx, c.ID); err != nil {
+			if isNotFound(err) {
+				return nil
+			}
+			return err
+		}
+	}
+	tasks := r.client.TaskService()
+	kill := func(sig syscall.Signal) error {
+		_, err := tasks.Kill(ctx, &tasksapi.KillRequest{ContainerID: c.ID, Signal: uint32(sig), All: sig == syscall.SIGKILL})
+		// Not found: no task, or one that has exited already; the wait tells which.
+		if err = errgrpc.ToNative(err); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	}
+	// wait says errTimeout when d passed. The wait is cancelled then, not given a
+	// deadline: containerd passes a deadline on to the shim, and its own answer for it
+	// (an unknown "context deadline exceeded") can come before the client's.
+	wait := func(d time.Duration) error {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var late atomic.Bool
+		timer := time.AfterFunc(d, func() { late.Store(true); cancel() })
+		defer timer.Stop()
+		_, err := tasks.Wait(wctx, &tasksapi.WaitRequest{ContainerID: c.ID})
+		if err != nil && late.Load() && ctx.Err() == nil {
+			return errTimeout
+		}
+		return errgrpc.ToNative(err)
+	}
+	sig := syscall.SIGKILL
+	if grace > 0 {
+		sig = stopSignal(c.Labels)
+	}
+	if err := kill(sig); err != nil {
+		if shimGone(err) {
 			return nil
 		}
 		return err
 	}
-	// Only containers handed to the restart monitor carry its labels.
-	if _, watched := c.Labels[restart.StatusLabel]; watched {
-		if err := clearRestartLabels(ctx, ctr); err != nil && !isNotFound(err) {
-			return err
-		}
+	// An exited task waits for its delete with its exit status: this returns at once.
+	err := wait(grace)
+	if err == nil || isNotFound(err) || shimGone(err) {
+		return nil
 	}
-	if err := stopTask(ctx, ctr, grace); err != nil {
+	if err != errTimeout {
 		return err
 	}
-	if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !isNotFound(err) {
+	if err := kill(syscall.SIGKILL); err != nil {
+		return err
+	}
+	if err := wait(10 * time.Second); err != nil && !isNotFound(err) {
+		if err == errTimeout {
+			return errors.New("task did not exit 10s after SIGKILL")
+		}
 		return err
 	}
 	return nil
 }
 
-// stopTask signals, waits up to grace, kills, and deletes the task, if there is one.
-func stopTask(ctx context.Context, ctr client.Container, grace time.Duration) error {
-	t, err := ctr.Task(ctx, nil)
-	if err != nil {
-		if isNotFound(err) {
-			return nil
-		}
-		return err
-	}
-	st, err := t.Status(ctx)
-	if err != nil && !isNotFound(err) {
-		return err
-	}
-	if st.Status == client.Running || st.Status == client.Paused || st.Status == client.Created {
-		exitC, err := t.Wait(ctx)
-		if err != nil {
-			return err
-		}
-		sig, err := client.GetStopSignal(ctx, ctr, syscall.SIGTERM)
-		if err != nil {
-			sig = syscall.SIGTERM
-		}
-		if grace > 0 {
-			if err := t.Kill(ctx, sig); err != nil && !isNotFound(err) {
-				return err
-			}
-		}
-		select {
-		case <-exitC:
-		case <-time.After(grace):
-			if err := t.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !isNotFound(err) {
-				return err
-			}
-			select {
-			case <-exitC:
-			case <-time.After(10 * time.Second):
-				return errors.New("task did not exit 10s after SIGKILL")
-			}
+var errTimeout = errors.New("timed out")
+
+// shimGone says that the task's shim is dead (killed): its task runs no more, and
+// containerd removes it when it cleans up after the shim, as for the dead shims it
+// finds at its start. containerd reports it only as the shim's connection closed.
+func shimGone(err error) bool {
+	return err != nil && strings.Contains(err.Error(), ttrpc.ErrClosed.Error())
+}
+
+// stopSignal is the image's STOPSIGNAL that the container's labels keep, or SIGTERM.
+func stopSignal(labels map[string]string) syscall.Signal {
+	if s, ok := labels[client.StopSignalLabel]; ok {
+		if sig, err := signal.ParseSignal(s); err == nil {
+			return sig
 		}
 	}
-	if _, err := t.Delete(ctx, client.WithProcessKill); err != nil && !isNotFound(err) {
+	return syscall.SIGTERM
+}
+
+// deleteContainer deletes a stopped container's task, snapshot and record, in that
+// order: a kplay killed on the way leaves the record, which the next down finds.
+func (r *Runtime) deleteContainer(ctx context.Context, c *ctrState) error {
+	_, err := r.client.TaskService().Delete(ctx, &tasksapi.DeleteTaskRequest{ContainerID: c.ID})
+	if err = errgrpc.ToNative(err); err != nil && !isNotFound(err) && !shimGone(err) {
+		return fmt.Errorf("deleting its task: %w", err)
+	}
+	if c.SnapshotKey != "" {
+		if err := r.client.SnapshotService(c.Snapshotter).Remove(ctx, c.SnapshotKey); err != nil && !isNotFound(err) {
+			return fmt.Errorf("removing its snapshot: %w", err)
+		}
+	}
+	if err := r.client.ContainerService().Delete(ctx, c.ID); err != nil && !isNotFound(err) {
 		return err
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/runtime/restart"
 	corev1 "k8s.io/api/core/v1"
 
@@ -51,17 +52,26 @@ func (r *Runtime) setRestartLabels(ctx context.Context, ctr client.Container, po
 	if r.restartPolicies {
 		l[restart.PolicyLabel] = monitorPolicy
 	}
-	_, err = ctr.SetLabels(ctx, l)
-	return err
+	return r.setLabels(ctx, ctr.ID(), l)
 }
 
-// clearRestartLabels takes a container away from the restart monitor, so stopping it
-// does not bring it back. An empty value deletes a label.
-func clearRestartLabels(ctx context.Context, ctr client.Container) error {
-	_, err := ctr.SetLabels(ctx, map[string]string{
+// clearRestartLabels takes the container id away from the restart monitor, so
+// stopping it does not bring it back.
+func (r *Runtime) clearRestartLabels(ctx context.Context, id string) error {
+	return r.setLabels(ctx, id, map[string]string{
 		restart.StatusLabel: "",
 		restart.PolicyLabel: "",
 		restart.LogURILabel: "",
 	})
+}
+
+// setLabels sets labels on the container record id in one call (client.Container's
+// SetLabels reads the record first); an empty value deletes a label.
+func (r *Runtime) setLabels(ctx context.Context, id string, labels map[string]string) error {
+	paths := make([]string, 0, len(labels))
+	for k := range labels {
+		paths = append(paths, "labels."+k)
+	}
+	_, err := r.client.ContainerService().Update(ctx, containers.Container{ID: id, Labels: labels}, paths...)
 	return err
 }

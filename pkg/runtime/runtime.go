@@ -45,6 +45,9 @@ type Config struct {
 	// SeccompDefault makes RuntimeDefault the seccomp profile of containers that set
 	// none (the kubelet's SeccompDefault).
 	SeccompDefault bool
+	// CountCalls, when set, is a file that Close replaces with the number of calls
+	// made to containerd, by method (a debug switch: KPLAY_COUNT_CALLS).
+	CountCalls string
 }
 
 // Runtime is a connection to containerd plus kplay's managers for network and volumes.
@@ -60,6 +63,7 @@ type Runtime struct {
 	layout          podstate.Layout
 	vol             volume.Manager
 	infra           helperbin.Infra
+	calls           *callCounter // nil unless Config.CountCalls
 }
 
 // New checks the user, the socket and the daemon, and connects.
@@ -70,7 +74,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if fi, err := os.Stat(cfg.Address); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		return nil, fmt.Errorf("containerd socket %s not found: is containerd running? Start it (e.g. `systemctl start containerd`) or point --address / CONTAINERD_ADDRESS at its socket", cfg.Address)
 	}
-	c, err := client.New(cfg.Address, client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(5*time.Second))
+	opts := []client.Opt{client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(5 * time.Second)}
+	var calls *callCounter
+	if cfg.CountCalls != "" {
+		calls = &callCounter{n: map[string]int{}}
+		opts = append(opts, client.WithExtraDialOpts(calls.dialOptions()))
+	}
+	c, err := client.New(cfg.Address, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to containerd at %s: %w", cfg.Address, err)
 	}
@@ -94,6 +104,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		restartPolicies: !strings.HasPrefix(strings.TrimPrefix(v.Version, "v"), "1.6"),
 		layout:          layout,
 		vol:             vol,
+		calls:           calls,
 	}
 	return r, nil
 }
@@ -104,8 +115,14 @@ func (r *Runtime) warn(s string) {
 	}
 }
 
-// Close releases the connection.
-func (r *Runtime) Close() error { return r.client.Close() }
+// Close releases the connection, after writing the call counts when asked to.
+func (r *Runtime) Close() error {
+	var err error
+	if r.calls != nil {
+		err = r.calls.write(r.cfg.CountCalls)
+	}
+	return errors.Join(err, r.client.Close())
+}
 
 // context returns ctx in kplay's containerd namespace.
 func (r *Runtime) context(ctx context.Context) context.Context {

@@ -50,6 +50,7 @@ func (r *Runtime) pods(ctx context.Context) (map[string]*podState, error) {
 	if err != nil {
 		return nil, err
 	}
+	// containerd asks every shim for the state of its tasks: a cost per task.
 	resp, err := r.client.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
 	if err != nil {
 		return nil, err
@@ -58,6 +59,32 @@ func (r *Runtime) pods(ctx context.Context) (map[string]*podState, error) {
 	for _, t := range resp.Tasks {
 		tasks[t.ID] = t
 	}
+	return group(ctrs, tasks), nil
+}
+
+// records lists every kplay pod from the container records alone, without tasks
+// (every ctrState.Task is nil): enough to pick pods by name or owner and remove them.
+func (r *Runtime) records(ctx context.Context) (map[string]*podState, error) {
+	ctrs, err := r.client.ContainerService().List(r.context(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return group(ctrs, nil), nil
+}
+
+// podRecords reads one pod's container records, without tasks, or nil when it has
+// none. Under the pod's lock this is how up and down see the pod as it is now: one
+// call, whatever the number of pods.
+func (r *Runtime) podRecords(ctx context.Context, namespace, name string) (*podState, error) {
+	ctrs, err := r.client.ContainerService().List(r.context(ctx), podstate.PodFilter(namespace, name))
+	if err != nil {
+		return nil, err
+	}
+	return group(ctrs, nil)[namespace+"/"+name], nil
+}
+
+// group sorts containers into pods, each with its task from tasks when there.
+func group(ctrs []containers.Container, tasks map[string]*task.Process) map[string]*podState {
 	pods := map[string]*podState{}
 	for _, c := range ctrs {
 		l := podstate.Labels(c.Labels)
@@ -84,5 +111,5 @@ func (r *Runtime) pods(ctx context.Context) (map[string]*podState, error) {
 			p.ID = podstate.PodID(p.Namespace, p.Name)
 		}
 	}
-	return pods, nil
+	return pods
 }

@@ -159,11 +159,12 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 			os.Remove(l.Path())
 		}
 	}()
-	pods, err := r.pods(ctx)
+	// The pod as it is now, under its lock: another kplay may have made or removed it.
+	st, err := r.podRecords(ctx, pp.Namespace, pp.Name)
 	if err != nil {
 		return fail(err)
 	}
-	if st := pods[key]; st != nil {
+	if st != nil {
 		if !replace {
 			// Another kplay created it since this one looked.
 			if st.labels().SpecHash() == pp.Hash {
@@ -172,7 +173,7 @@ func (r *Runtime) replacePod(ctx context.Context, pp *plan.PodPlan, replace bool
 			}
 			return fail(fmt.Errorf("%w: another kplay just created it with a different spec", errdefs.ErrAlreadyExists))
 		}
-		if err := r.removePod(ctx, st, DownOptions{}); err != nil {
+		if err := r.removePod(ctx, st, DownOptions{}, nil); err != nil {
 			return fail(fmt.Errorf("removing the old version: %w", err))
 		}
 		res.removedOld = true
@@ -225,7 +226,11 @@ func (r *Runtime) pull(ctx context.Context, pods []*plan.PodPlan, override image
 	if err != nil {
 		return nil, err
 	}
-	return images(got), nil
+	imgs := images{}
+	for ref, img := range got {
+		imgs[ref] = newCachedImage(img)
+	}
+	return imgs, nil
 }
 
 // createAll creates pods with a bounded worker pool; the pods in replacing are
