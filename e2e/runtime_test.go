@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -244,7 +245,7 @@ spec:
   containers:
   - name: c
     image: busybox
-    command: ["sh", "-c", "trap 'sleep 1; echo done > /out/%s; exit 0' TERM; sleep 3600 & wait"]
+    command: ["sh", "-c", "trap 'sleep 1; nslookup probe.default.svc.cluster.local > /out/%s.dns 2>&1; echo done > /out/%s; exit 0' TERM; sleep 3600 & wait"]
     volumeMounts:
     - name: out
       mountPath: /out
@@ -252,9 +253,19 @@ spec:
   - name: out
     hostPath:
       path: %s
-`, name, share, name, out)
+`, name, share, name, name, out)
 	}
-	file := e.Manifest(pod("shared", true) + "---\n" + pod("own", false))
+	// The pod still answers names while its apps shut down: its pause stops after them.
+	svc := `apiVersion: v1
+kind: Service
+metadata:
+  name: probe
+spec:
+  selector: {app: none}
+  ports:
+  - port: 80
+`
+	file := e.Manifest(pod("shared", true) + "---\n" + pod("own", false) + "---\n" + svc)
 	e.Up(file)
 	e.WaitRunning("shared")
 	e.WaitRunning("own")
@@ -263,6 +274,10 @@ spec:
 		got, err := os.ReadFile(filepath.Join(out, name))
 		if err != nil || strings.TrimSpace(string(got)) != "done" {
 			t.Errorf("pod %s: its app did not finish its shutdown on down: %q (%v)", name, got, err)
+		}
+		dns, _ := os.ReadFile(filepath.Join(out, name+".dns"))
+		if !regexp.MustCompile(`Name:\s+probe\.default\.svc\.cluster\.local\s+Address:`).Match(dns) {
+			t.Errorf("pod %s: its app could not resolve a Service name during its shutdown:\n%s", name, dns)
 		}
 	}
 }

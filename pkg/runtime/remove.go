@@ -156,16 +156,13 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions, slo
 		grace = *o.Timeout
 	}
 	uid := p.labels().UID()
-	// Every container at once, the infra too, in one grace period. But the pause
-	// process of a pod that shares its PID namespace is that namespace's init: its exit
-	// would SIGKILL the apps, so it stops after them.
-	stopping := slices.Clone(p.Containers)
-	infraLast := p.Infra != nil && uid != "" && exists(r.dirs(uid).Namespace("pid"))
-	if p.Infra != nil && !infraLast {
-		stopping = append(stopping, p.Infra)
-	}
-	stopped, errs := r.each(stopping, func(c *ctrState) error { return r.stopContainer(ctx, c, grace) })
-	if infraLast {
+	// The apps at once, in one grace period, then the infra, as the kubelet stops the
+	// sandbox after the containers: while an app shuts down its pod still answers DNS
+	// (the pause process is the responder), and the pause process of a pod that shares
+	// its PID namespace is that namespace's init, whose exit would SIGKILL the apps. It
+	// exits on SIGTERM at once, so this costs one kill and wait per pod, in parallel.
+	stopped, errs := r.each(p.Containers, func(c *ctrState) error { return r.stopContainer(ctx, c, grace) })
+	if p.Infra != nil {
 		s, e := r.each([]*ctrState{p.Infra}, func(c *ctrState) error { return r.stopContainer(ctx, c, 2*time.Second) })
 		stopped, errs = append(stopped, s...), append(errs, e...)
 	}
