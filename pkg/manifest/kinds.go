@@ -6,8 +6,9 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes/scheme"
 )
+
+//go:generate go run mkkinds.go
 
 // servedGroupVersions are the API versions a kube-apiserver of the release kplay
 // builds against serves with its default configuration (core v1 and the stable
@@ -41,13 +42,13 @@ var builtinKinds = func() kindKnowledge {
 	add := func(gvk schema.GroupVersionKind) {
 		k.groups[gvk.Group] = true
 		gv := gvk.GroupVersion().String()
-		if !served[gv] || strings.HasSuffix(gvk.Kind, "Options") || gvk.Kind == "WatchEvent" {
+		if !served[gv] {
 			return
 		}
 		k.served[gv+" "+gvk.Kind] = true
 		k.where[gvk.Kind] = append(k.where[gvk.Kind], gv)
 	}
-	for gvk := range scheme.Scheme.AllKnownTypes() {
+	for _, gvk := range clientGoKinds {
 		add(gvk)
 	}
 	// Served by the aggregated API servers, which client-go's scheme does not hold.
