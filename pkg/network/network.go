@@ -127,23 +127,36 @@ func (m *Manager) NetNSPath(id string) string { return filepath.Join(m.netnsDir,
 // Setup creates the pod's network namespace and attaches it to the network. On
 // failure nothing of the pod's network is left behind.
 func (m *Manager) Setup(ctx context.Context, pod Pod) (Attachment, error) {
+	if err := m.CreateNetNS(ctx, pod); err != nil {
+		return Attachment{}, err
+	}
+	return m.Attach(ctx, pod)
+}
+
+// CreateNetNS creates the pod's network namespace, with lo up, and makes sure the
+// network's shared rules exist. A process may start in the namespace at once, while
+// Attach gives it its interface.
+func (m *Manager) CreateNetNS(ctx context.Context, pod Pod) error {
 	path := m.NetNSPath(pod.ID)
 	if _, err := os.Lstat(path); err == nil {
 		// A pod of this ID was set up and never torn down: start clean.
 		if err := m.Teardown(ctx, pod); err != nil {
-			return Attachment{}, fmt.Errorf("removing the pod's leftover network: %w", err)
+			return fmt.Errorf("removing the pod's leftover network: %w", err)
 		}
 	}
 	if err := m.ensureHostRules(); err != nil {
-		return Attachment{}, fmt.Errorf("setting up the pod network's shared rules: %w", err)
+		return fmt.Errorf("setting up the pod network's shared rules: %w", err)
 	}
 	if err := os.MkdirAll(m.netnsDir, 0o700); err != nil {
-		return Attachment{}, err
+		return err
 	}
-	if err := createNetNS(path); err != nil {
-		return Attachment{}, err
-	}
+	return createNetNS(path)
+}
 
+// Attach runs the CNI plugins on the namespace CreateNetNS made. On failure
+// nothing of the pod's network is left behind, the namespace included.
+func (m *Manager) Attach(ctx context.Context, pod Pod) (Attachment, error) {
+	path := m.NetNSPath(pod.ID)
 	// The bridge and host-local plugins are safe side by side once the bridge
 	// exists (host-local locks its own directory); portmap creates and edits
 	// shared iptables chains, and the first pod creates the bridge.

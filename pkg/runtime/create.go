@@ -34,8 +34,12 @@ import (
 // never takes a network that is being built. A pod without host ports takes the lock
 // shared, so such pods are set up side by side; one with host ports, or of hostNetwork,
 // takes it exclusive, as its check and its claim of the ports must be one step.
-// A returned container exists even with an error.
-func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls map[string]string, img client.Image) (client.Container, string, error) {
+// It starts the infra container with start: on kplay's network while the plugins
+// attach the pod, as the pause process needs no more than its namespace's lo, and
+// the apps start only once both are done. A returned container exists even with
+// an error.
+func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls map[string]string, img client.Image,
+	start func(infra client.Container, netns string) error) (client.Container, string, error) {
 	take := (*flock.Flock).RLock
 	if pp.Spec.HostNetwork || len(pp.HostPorts) > 0 {
 		take = (*flock.Flock).Lock
@@ -66,6 +70,9 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 			return nil, "", err
 		}
 		ctr, err := r.newInfra(ctx, pp, id, "", with(lbls, podstate.PodIPLabel(r.cfg.HostIP)), img)
+		if err == nil {
+			err = start(ctr, "")
+		}
 		return ctr, r.cfg.HostIP, err
 	}
 	nm, err := r.network()
@@ -78,11 +85,20 @@ func (r *Runtime) reserve(ctx context.Context, pp *plan.PodPlan, id string, lbls
 			return nil, "", err
 		}
 	}
-	ctr, err := r.newInfra(ctx, pp, id, nm.NetNSPath(npod.ID), lbls, img)
+	netns := nm.NetNSPath(npod.ID)
+	ctr, err := r.newInfra(ctx, pp, id, netns, lbls, img)
 	if err != nil {
 		return nil, "", err
 	}
-	att, err := nm.Setup(ctx, npod)
+	if err := nm.CreateNetNS(ctx, npod); err != nil {
+		return ctr, "", fmt.Errorf("setting up the network: %w", err)
+	}
+	started := make(chan error, 1)
+	go func() { started <- start(ctr, netns) }()
+	att, err := nm.Attach(ctx, npod)
+	if serr := <-started; serr != nil {
+		return ctr, "", errors.Join(serr, err)
+	}
 	if err != nil {
 		return ctr, "", fmt.Errorf("setting up the network: %w", err)
 	}
@@ -99,7 +115,6 @@ type images map[string]client.Image
 // pod's infra container: on error, the caller removes such a pod again, and only such.
 func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) (reserved bool, err error) {
 	id := podstate.PodID(pp.Namespace, pp.Name)
-	hostNetwork := pp.Spec.HostNetwork
 	infraLabels := withServiceLabels(podstate.InfraLabels(pp, time.Now(), r.infra.Binary), pp)
 	var infraImg client.Image
 	if r.cfg.InfraImage != "" {
@@ -107,7 +122,12 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	}
 	// The infra record comes first: files of a pod without one are debris that
 	// reclaim removes.
-	infra, podIP, err := r.reserve(ctx, pp, id, infraLabels, infraImg)
+	var ns podNamespaces
+	start := func(infra client.Container, netns string) (err error) {
+		ns, err = r.startInfra(ctx, pp, infra, netns)
+		return err
+	}
+	infra, podIP, err := r.reserve(ctx, pp, id, infraLabels, infraImg, start)
 	if err != nil {
 		return infra != nil, err
 	}
@@ -116,15 +136,7 @@ func (r *Runtime) createPod(ctx context.Context, pp *plan.PodPlan, imgs images) 
 	if err != nil {
 		return true, fmt.Errorf("preparing volumes: %w", err)
 	}
-	netns := ""
-	if !hostNetwork {
-		netns = r.net.NetNSPath(r.netID(id))
-	}
 	if err := r.writeEtc(pp, podIP); err != nil {
-		return true, err
-	}
-	ns, err := r.startInfra(ctx, pp, infra, netns)
-	if err != nil {
 		return true, err
 	}
 	if ns.Shm, err = r.vol.PodShm(dirs); err != nil {
