@@ -9,7 +9,7 @@ E2E_TIMEOUT ?= 70m
 # PREV_COMMIT is the kplay before the slim CNI chain: e2e creates a pod with it and
 # removes it with this one (TestPodOfPreviousKplay). Built once into PREV_BIN.
 PREV_COMMIT := 0f21c7f
-PREV_BIN    := bin/kplay-prev
+PREV_BIN    := bin/kplay-prev-$(PREV_COMMIT)
 
 export PATH := /usr/local/go/bin:$(PATH)
 
@@ -37,6 +37,7 @@ e2e: build $(PREV_BIN) deps
 # The previous kplay, from a tree of PREV_COMMIT (the CI clones the full history).
 # Only kplay's own packages compile anew: the dependencies are in the build cache.
 $(PREV_BIN):
+	@git cat-file -e $(PREV_COMMIT)^{commit} 2>/dev/null || { echo "make: commit $(PREV_COMMIT) is not in this clone (a shallow clone?): run git fetch --unshallow" >&2; exit 1; }
 	rm -rf bin/.prev-src && mkdir -p bin/.prev-src
 	git archive $(PREV_COMMIT) | tar -x -C bin/.prev-src
 	cd bin/.prev-src && $(GO) build -o $(CURDIR)/$(PREV_BIN) ./cmd/kplay

@@ -437,14 +437,14 @@ spec:
 // A pod that the kplay this change started from (0f21c7f: loopback network,
 // bridge with ipMasq, portmap and firewall for every pod) created is removed by
 // this kplay with nothing left: its own chain runs its DEL. make e2e builds that
-// kplay (make bin/kplay-prev) and names it in KPLAY_PREV_BIN; with the suite
+// kplay (the Makefile's PREV_BIN) and names it in KPLAY_PREV_BIN; with the suite
 // driven by a prebuilt kplay (KPLAY_BIN, as make does) its absence is a failure,
 // and only a bare `go test` skips.
 func TestPodOfPreviousKplay(t *testing.T) {
 	prev := os.Getenv("KPLAY_PREV_BIN")
 	if prev == "" {
 		if os.Getenv("KPLAY_BIN") != "" {
-			t.Fatal("KPLAY_PREV_BIN is not set: build the previous kplay with `make bin/kplay-prev` and name it there")
+			t.Fatal("KPLAY_PREV_BIN is not set: `make e2e` builds the previous kplay (the Makefile's PREV_BIN) and names it there")
 		}
 		t.Skip("KPLAY_PREV_BIN is not set (make e2e sets it)")
 	}

@@ -225,9 +225,10 @@ func TestDownDuringUpOfTheSameFileRemovesEverything(t *testing.T) {
 	}
 }
 
-// down stops a pod's pause container alongside its apps, but in a pod that shares its
-// PID namespace the pause process is that namespace's init, whose exit would kill the
-// apps: there it stops after them. Either way an app finishes its shutdown.
+// down stops a pod's pause container after its apps: in a pod that shares its PID
+// namespace the pause process is that namespace's init, whose exit would kill the
+// apps, and in every pod it answers DNS. Either way an app finishes its shutdown and
+// resolves names in it.
 func TestDownLetsAppsFinishTheirShutdown(t *testing.T) {
 	e := newEnv(t)
 	out := filepath.Join(e.Dir, "out")
@@ -245,7 +246,7 @@ spec:
   containers:
   - name: c
     image: busybox
-    command: ["sh", "-c", "trap 'sleep 1; nslookup probe.default.svc.cluster.local > /out/%s.dns 2>&1; echo done > /out/%s; exit 0' TERM; sleep 3600 & wait"]
+    command: ["sh", "-c", "trap 'sleep 1; nslookup probe.default.svc.cluster.local > /out/%s.dns 2>&1; echo done > /out/%s; exit 0' TERM; touch /out/%s.ready; sleep 3600 & wait"]
     volumeMounts:
     - name: out
       mountPath: /out
@@ -253,7 +254,7 @@ spec:
   - name: out
     hostPath:
       path: %s
-`, name, share, name, name, out)
+`, name, share, name, name, name, out)
 	}
 	// The pod still answers names while its apps shut down: its pause stops after them.
 	svc := `apiVersion: v1
@@ -267,8 +268,18 @@ spec:
 `
 	file := e.Manifest(pod("shared", true) + "---\n" + pod("own", false) + "---\n" + svc)
 	e.Up(file)
-	e.WaitRunning("shared")
-	e.WaitRunning("own")
+	// SIGTERM before the trap is set would end the app at once.
+	for _, name := range []string{"shared", "own"} {
+		ready := filepath.Join(out, name+".ready")
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if _, err := os.Stat(ready); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s: its app never set its SIGTERM handler (%s)", name, ready)
+			}
+		}
+	}
 	e.MustKplay("down", "-f", file)
 	for _, name := range []string{"shared", "own"} {
 		got, err := os.ReadFile(filepath.Join(out, name))

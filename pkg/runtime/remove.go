@@ -1,12 +1,10 @@
 package runtime
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,21 +187,32 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions, slo
 	}
 	// A container that did not stop keeps its record, for the next down to find. One
 	// after the other: the tasks share a shim, which exits with the last, and a delete
-	// beside that one finds the shim's connection closed.
-	slices.SortStableFunc(stopped, func(a, b *ctrState) int { return cmp.Compare(rank(a), rank(b)) })
+	// beside that one finds the shim's connection closed. The infra record goes last,
+	// once the network is gone: while it exists, another kplay's reclaim takes the pod
+	// for alive and leaves its network to this teardown.
+	var infra *ctrState
 	for _, c := range stopped {
+		if c.labels().IsInfra() {
+			infra = c
+			continue
+		}
 		if err := r.deleteContainer(ctx, c); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.name(), err))
+		}
+	}
+	wg.Wait()
+	if netErr != nil {
+		errs = append(errs, netErr)
+	}
+	if infra != nil {
+		if err := r.deleteContainer(ctx, infra); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", infra.name(), err))
 		}
 	}
 	if uid != "" {
 		if err := unpinNamespaces(r.dirs(uid)); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	wg.Wait()
-	if netErr != nil {
-		errs = append(errs, netErr)
 	}
 	if uid != "" {
 		if err := r.vol.Remove(r.dirs(uid)); err != nil {
@@ -242,14 +251,6 @@ func (c *ctrState) name() string {
 		return "infra container"
 	}
 	return fmt.Sprintf("container %q", c.labels().Container())
-}
-
-// rank puts the infra container last.
-func rank(c *ctrState) int {
-	if c.labels().IsInfra() {
-		return 1
-	}
-	return 0
 }
 
 func exists(path string) bool {
