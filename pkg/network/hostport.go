@@ -74,8 +74,8 @@ func hostSockets() ([]socket, error) {
 		{corev1.ProtocolUDP, unix.AF_INET, udpUnconned, netlink.SocketDiagUDP},
 		{corev1.ProtocolUDP, unix.AF_INET6, udpUnconned, netlink.SocketDiagUDP},
 	} {
-		socks, err := q.dump(q.family)
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		socks, err := dumpWhole(q.dump, q.family)
+		if err != nil {
 			if q.family == unix.AF_INET6 && (errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT)) {
 				continue // no IPv6 on this host
 			}
@@ -90,6 +90,25 @@ func hostSockets() ([]socket, error) {
 		}
 	}
 	return out, nil
+}
+
+// dumpAttempts bounds the retries of a sock_diag dump that sockets opening and
+// closing meanwhile interrupted.
+const dumpAttempts = 5
+
+// dumpWhole runs the dump until the kernel reports it complete. An interrupted
+// dump may lack sockets, and a listener it misses would lose its port to a
+// hostPort without a word: after dumpAttempts it fails instead.
+func dumpWhole(dump func(uint8) ([]*netlink.Socket, error), family uint8) ([]*netlink.Socket, error) {
+	for i := 1; ; i++ {
+		socks, err := dump(family)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return socks, err
+		}
+		if i == dumpAttempts {
+			return nil, fmt.Errorf("the kernel interrupted %d dumps in a row (sockets keep opening and closing), try again: %w", i, err)
+		}
+	}
 }
 
 // conflict finds a socket that the port would clash with (see hostport).

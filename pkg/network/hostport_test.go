@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/containerd/errdefs"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kplay-dev/kplay/pkg/hostport"
@@ -176,5 +178,43 @@ func TestCheckPorts(t *testing.T) {
 	}
 	if err := CheckPorts([]hostport.Port{tcp("127.0.0.1")}, holders[1:]); err != nil {
 		t.Errorf("127.0.0.1 next to a pod on ::1: %v", err)
+	}
+}
+
+// An interrupted sock_diag dump may lack a listener: it is retried, and never
+// taken for the host's sockets.
+func TestDumpWholeRetriesInterruptedDumps(t *testing.T) {
+	partial := []*netlink.Socket{{}}
+	whole := []*netlink.Socket{{}, {}}
+	for _, tt := range []struct {
+		name        string
+		interrupted int // dumps interrupted before a whole one
+		want        []*netlink.Socket
+		wantErr     bool
+	}{
+		{"whole at once", 0, whole, false},
+		{"whole after interrupted ones", dumpAttempts - 1, whole, false},
+		{"interrupted every time", dumpAttempts, nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			dump := func(family uint8) ([]*netlink.Socket, error) {
+				calls++
+				if calls <= tt.interrupted {
+					return partial, netlink.ErrDumpInterrupted
+				}
+				return whole, nil
+			}
+			got, err := dumpWhole(dump, unix.AF_INET)
+			if tt.wantErr {
+				if !errors.Is(err, netlink.ErrDumpInterrupted) || got != nil {
+					t.Fatalf("got %d sockets, error %v; want none and an interrupted dump's error", len(got), err)
+				}
+				return
+			}
+			if err != nil || len(got) != len(tt.want) {
+				t.Fatalf("got %d sockets, error %v; want %d", len(got), err, len(tt.want))
+			}
+		})
 	}
 }

@@ -20,16 +20,22 @@ import (
 //   - filter FORWARD jumps first thing to a chain that accepts traffic from the
 //     subnet, replies to it, and what a hostPort (portmap's DNAT) sends to it,
 //     so pods reach out and hostPorts answer other machines also where
-//     FORWARD's policy is DROP (as docker sets it).
+//     FORWARD's policy is DROP (as docker sets it). Both rules name the bridge:
+//     the chain stays when no pod runs, and an address of the subnet alone
+//     would let a machine of the LAN that spoofs one through FORWARD to any
+//     network the host routes to (docker's, a VPN). Pod to pod across the
+//     bridge (with br_netfilter) comes in and goes out on the bridge, a
+//     hostPort's DNAT from outside goes out on it.
 //
 // They are created once and stay, like the bridge: a pod adds or removes no
 // rule of its own unless it has hostPorts (portmap).
 type hostRules struct {
+	bridge        string
 	subnet        netip.Prefix
 	forward, masq string // chain names, per network
 }
 
-const hostRulesVersion = "1"
+const hostRulesVersion = "2" // 2: the forward chain matches the bridge
 
 func newHostRules(bridge string, subnet netip.Prefix) hostRules {
 	// iptables allows 28 characters in a chain name: the prefixes and 8 hex
@@ -37,7 +43,7 @@ func newHostRules(bridge string, subnet netip.Prefix) hostRules {
 	// present() counts rules rather than reading them: change hostRulesVersion
 	// with the rules, so a machine with the old ones gets new chains.
 	sum := fmt.Sprintf("%x", sha256.Sum256([]byte(hostRulesVersion+" "+bridge+" "+subnet.String())))[:8]
-	return hostRules{subnet: subnet, forward: "KPLAY-FWD-" + sum, masq: "KPLAY-MASQ-" + sum}
+	return hostRules{bridge: bridge, subnet: subnet, forward: "KPLAY-FWD-" + sum, masq: "KPLAY-MASQ-" + sum}
 }
 
 // restoreInput (for iptables-restore --noflush) makes both chains hold exactly
@@ -49,8 +55,8 @@ func (h hostRules) restoreInput() string {
 		"*filter",
 		":" + h.forward + " - [0:0]",
 		"-F " + h.forward,
-		"-A " + h.forward + " -s " + s + " " + comment + " -j ACCEPT",
-		"-A " + h.forward + " -d " + s + " " + comment + " -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT",
+		"-A " + h.forward + " -i " + h.bridge + " -s " + s + " " + comment + " -j ACCEPT",
+		"-A " + h.forward + " -o " + h.bridge + " -d " + s + " " + comment + " -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT",
 		"COMMIT",
 		"*nat",
 		":" + h.masq + " - [0:0]",
@@ -98,8 +104,13 @@ func (h hostRules) present() bool {
 		}
 		return false
 	}
-	return jumpsTo("filter", "FORWARD", h.forward) && len(rules("filter", h.forward)) == 2 &&
-		jumpsTo("nat", "POSTROUTING", h.masq) && len(rules("nat", h.masq)) == 3
+	return jumpsTo("filter", "FORWARD", h.forward) && len(rules("filter", h.forward)) == h.count(h.forward) &&
+		jumpsTo("nat", "POSTROUTING", h.masq) && len(rules("nat", h.masq)) == h.count(h.masq)
+}
+
+// count is how many rules restoreInput puts in the chain.
+func (h hostRules) count(chain string) int {
+	return strings.Count(h.restoreInput(), "\n-A "+chain+" ")
 }
 
 // install creates the rules, or completes and corrects them. Run it under the

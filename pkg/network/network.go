@@ -323,9 +323,11 @@ func (m *Manager) Teardown(ctx context.Context, pod Pod) error {
 	err := m.locked(exclusive || leftover, func() error {
 		var errs []error
 		if !podNetCached {
-			// What the bridge plugin made: the veth, the address.
+			// What the bridge plugin made: the veth, the address. portmap runs
+			// after host-local reserved an address, so without one it made
+			// nothing, and its DEL (iptables) would run under the shared lock.
 			list := m.podNet
-			if len(pod.Ports) > 0 {
+			if leftover && len(pod.Ports) > 0 {
 				list = m.podNetPorts
 			}
 			errs = append(errs, m.cni.DelNetworkList(ctx, list, m.runtimeConf(pod, nsPath, podIfName)))

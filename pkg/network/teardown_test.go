@@ -19,7 +19,8 @@ import (
 // call, so a test sees which processes a teardown runs.
 type fakeNetwork struct {
 	*Manager
-	log string
+	log   string
+	netns bool // the pod's pin is a real network namespace
 }
 
 func newFakeNetwork(t *testing.T) *fakeNetwork {
@@ -102,6 +103,10 @@ func TestTeardownRunsTheCachedChain(t *testing.T) {
 			"iptables --wait -t nat -F " + masqChain(NetworkName, "pod"), "iptables --wait -t nat -X " + masqChain(NetworkName, "pod")}},
 		// Killed before the pod had anything but its pin: no process runs.
 		{"ADD cut short before an address", func(f *fakeNetwork, pod Pod) {}, ports, nil},
+		// Killed between its namespace and its ADD: the bridge plugin finds the
+		// namespace, portmap cannot have run (and would need the exclusive lock).
+		{"hostPort pod killed before its ADD", func(f *fakeNetwork, pod Pod) { f.netns = true }, ports,
+			[]string{"DEL bridge eth0"}},
 		{"ADD cut short after an address", func(f *fakeNetwork, pod Pod) {
 			dir := filepath.Join(f.ipamDir, NetworkName)
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -120,8 +125,12 @@ func TestTeardownRunsTheCachedChain(t *testing.T) {
 			if err := os.MkdirAll(f.netnsDir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			// A pin that is no namespace: Teardown runs DEL when the pod has state.
-			if err := os.WriteFile(f.NetNSPath(pod.ID), nil, 0o444); err != nil {
+			if f.netns {
+				if err := createNetNS(f.NetNSPath(pod.ID)); err != nil {
+					t.Skipf("cannot create a network namespace: %v", err)
+				}
+			} else if err := os.WriteFile(f.NetNSPath(pod.ID), nil, 0o444); err != nil {
+				// A pin that is no namespace: Teardown runs DEL when the pod has state.
 				t.Fatal(err)
 			}
 			f.calls(t)
