@@ -15,11 +15,14 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: build helper test test-unit e2e test-crash bench demo deps lint clean
 
-build: helper
+# build embeds the committed kplay-helper as it is: it never rewrites tracked files.
+build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kplay
 
 # helper rebuilds kplay-helper, the program every pod runs (pause, log driver, start
-# hook), which kplay embeds: pkg/helperbin's test fails when the committed one is stale.
+# hook), which kplay embeds; run it after changing its sources (cmd/kplay-helper,
+# pkg/pause, ...) and commit the result: pkg/helperbin's test fails when the committed
+# one is stale. Its bytes depend on the Go toolchain: use go.mod's toolchain.
 helper:
 	$(GO) generate ./pkg/helperbin
 

@@ -2,6 +2,8 @@ module github.com/kplay-dev/kplay
 
 go 1.26.6
 
+toolchain go1.26.8
+
 require (
 	github.com/containerd/cgroups/v3 v3.1.3
 	github.com/containerd/containerd/api v1.12.0

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/kplay-dev/kplay/pkg/hook"
@@ -17,7 +18,7 @@ import (
 var committed = []string{"kplay-helper-linux-amd64", "kplay-helper-linux-arm64"}
 
 // A helper that does not match its sources would run old code in every new pod:
-// go generate (make build) must have been run after the last change.
+// make helper (go generate ./pkg/helperbin) must have been run after the last change.
 func TestEmbeddedHelperIsCurrent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the helper")
@@ -31,7 +32,7 @@ func TestEmbeddedHelperIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if have := strings.TrimSpace(string(goVersion)); have != info.GoVersion {
-		t.Skipf("the embedded helper was built with %s and this toolchain is %s: the bytes cannot match; run go generate ./pkg/helperbin with %s to check, or to regenerate with %s",
+		t.Skipf("cannot check that the committed helpers are current: they were built with %s and this go is %s, so the bytes differ anyway; run this test with %s (go.mod's toolchain), or, to move to %s, run make helper and commit the helpers and go.mod's toolchain line",
 			info.GoVersion, have, info.GoVersion, have)
 	}
 	dir := t.TempDir()
@@ -49,7 +50,7 @@ func TestEmbeddedHelperIsCurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(have, want) {
-			t.Errorf("pkg/helperbin/%s is stale: it differs from a build of the sources (%d bytes, built %d); run go generate ./pkg/helperbin (make build does)", name, len(have), len(want))
+			t.Errorf("pkg/helperbin/%s is stale: it differs from a build of the sources (%d bytes, built %d); run make helper and commit the result", name, len(have), len(want))
 		}
 	}
 	if embedded := "kplay-helper-linux-" + runtime.GOARCH; !bytes.Equal(helper, mustRead(t, embedded)) {
@@ -151,4 +152,97 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// The installed helper runs as root on the host under a predictable name: a file at
+// that name is used only if it is the helper, a regular file of root's that no one
+// else can write. Anything else is replaced by a good copy.
+func TestInstallReplacesUntrustedFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make files of another owner")
+	}
+	name, err := Name()
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine := filepath.Join(t.TempDir(), "genuine")
+	if err := os.WriteFile(genuine, helper, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		what  string
+		plant func(path string) error
+	}{
+		{"same size, other bytes (a crash or a plant)", func(p string) error {
+			return os.WriteFile(p, make([]byte, len(helper)), 0o755)
+		}},
+		{"the helper, group and other writable", func(p string) error {
+			if err := os.WriteFile(p, helper, 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(p, 0o777)
+		}},
+		{"the helper, owned by another user", func(p string) error {
+			if err := os.WriteFile(p, helper, 0o755); err != nil {
+				return err
+			}
+			return os.Chown(p, 1, 1)
+		}},
+		{"a symlink to the helper", func(p string) error { return os.Symlink(genuine, p) }},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			if err := tc.plant(path); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Install(dir)
+			if err != nil || got != path {
+				t.Fatalf("Install: %q, %v; want %s", got, err, path)
+			}
+			st, err := os.Lstat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.Mode().IsRegular() || st.Mode().Perm() != 0o755 || st.Sys().(*syscall.Stat_t).Uid != 0 || !bytes.Equal(mustRead(t, path), helper) {
+				t.Errorf("after Install %s is %v, uid %d; want root's regular 0755 copy of the helper", path, st.Mode(), st.Sys().(*syscall.Stat_t).Uid)
+			}
+		})
+	}
+}
+
+// The bin directory holds what runs as root: one made looser by hand is tightened.
+func TestInstallTightensTheDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bin")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(dir); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o750 {
+		t.Fatalf("bin directory %v, %v; want mode 0750", st.Mode(), err)
+	}
+}
+
+// Another kplay's cleanup may remove the helper between Install's check and its
+// touch: Install then writes it anew rather than return a path to nothing.
+func TestInstallAfterConcurrentRemoval(t *testing.T) {
+	dir := t.TempDir()
+	path, err := Install(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beforeTouch = func(p string) { os.Remove(p) }
+	defer func() { beforeTouch = func(string) {} }()
+	again, err := Install(dir)
+	if err != nil || again != path {
+		t.Fatalf("Install: %q, %v; want %s", again, err, path)
+	}
+	if !bytes.Equal(mustRead(t, path), helper) {
+		t.Fatal("the helper is not there after Install")
+	}
 }

@@ -9,13 +9,17 @@ package helperbin
 //go:generate go run mkhelper.go
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -74,21 +78,31 @@ func Name() (string, error) {
 }
 
 // Install writes the embedded helper to dir, mode 0755, unless it is there already,
-// and returns its path.
+// and returns its path. The helper runs as root on the host (log driver, start hook)
+// and its name is predictable, so a file already there is used only if it is this
+// helper byte for byte, a regular file of ours that nobody else may write; anything
+// else (planted, or cut short by a crash) is replaced.
 func Install(dir string) (string, error) {
 	name, err := Name()
 	if err != nil {
 		return "", err
 	}
+	if err := secureDir(dir); err != nil {
+		return "", err
+	}
 	path := filepath.Join(dir, name)
-	if have, err := os.Stat(path); err == nil && have.Size() == int64(len(helper)) {
+	if trusted(path) {
+		beforeTouch(path)
 		// The file's time says when a kplay last took it: cleanup spares recent ones.
 		now := time.Now()
-		os.Chtimes(path, now, now)
-		return path, nil
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", err
+		err := os.Chtimes(path, now, now)
+		if err == nil {
+			return path, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		// Another kplay's cleanup removed it since the check: write it anew.
 	}
 	tmp, err := os.CreateTemp(dir, ".kplay-helper-*")
 	if err != nil {
@@ -103,14 +117,68 @@ func Install(dir string) (string, error) {
 		tmp.Close()
 		return "", err
 	}
+	// Synced before the rename, so a crash cannot leave the name on a short file.
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", err
+	}
 	if err := tmp.Close(); err != nil {
 		return "", err
 	}
-	// rename is atomic: concurrent kplay processes never see a partial binary.
+	// rename is atomic: concurrent kplay processes never see a partial binary, and a
+	// file or symlink planted at the name is replaced, not written through.
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", err
 	}
 	return path, nil
+}
+
+// beforeTouch lets a test act between Install's check of a file and its use.
+var beforeTouch = func(string) {}
+
+// secureDir makes dir, or tightens it to 0750 and this process's owner (root) if it
+// is there with a looser mode, as the pod data roots are: what it holds runs as root.
+func secureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+		if err := os.Chown(dir, os.Geteuid(), -1); err != nil {
+			return err
+		}
+	}
+	if st.Mode().Perm() != 0o750 {
+		return os.Chmod(dir, 0o750)
+	}
+	return nil
+}
+
+// trusted reports whether path is the embedded helper: a regular file (not a
+// symlink), owned by this process's user (root), writable by no one else, with the
+// helper's bytes. Comparing the bytes costs a few milliseconds.
+func trusted(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o022 != 0 || st.Size() != int64(len(helper)) {
+		return false
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || int(sys.Uid) != os.Geteuid() {
+		return false
+	}
+	have := make([]byte, len(helper)+1)
+	n, err := io.ReadFull(f, have)
+	return errors.Is(err, io.ErrUnexpectedEOF) && bytes.Equal(have[:n], helper)
 }
 
 // makeRootfs creates the rootfs with the mount points the runtime needs, so runc has

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
@@ -26,6 +27,15 @@ const upstreamTimeout = 2 * time.Second
 // tcpIdle is how long a TCP client may keep a connection open between queries.
 const tcpIdle = 10 * time.Second
 
+// maxInFlight bounds the queries (UDP) and connections (TCP) served at once: each may
+// wait upstreamTimeout with a buffer, in a process every pod keeps resident. Beyond
+// it, queries are dropped and the clients retry, as with a busy nameserver.
+const maxInFlight = 64
+
+// maxQuery is the largest query read over UDP: queries carry one question and
+// perhaps an OPT record, far below it.
+const maxQuery = 4096
+
 // responder answers from a records file that kplay rewrites atomically; it re-reads the
 // file when its modification time or size changes, so new Services resolve in running
 // pods. It works on golang.org/x/net/dns/dnsmessage, the parser the standard library's
@@ -33,10 +43,15 @@ const tcpIdle = 10 * time.Second
 // resident, and its size is most of its memory.
 type responder struct {
 	path    string
+	slots   chan struct{} // one per query or connection served, maxInFlight in all
 	mu      sync.Mutex
 	mtime   time.Time
 	size    int64
 	records *clusterdns.Records
+}
+
+func newResponder(path string) *responder {
+	return &responder{path: path, slots: make(chan struct{}, maxInFlight)}
 }
 
 func (r *responder) current() *clusterdns.Records {
@@ -70,7 +85,7 @@ func (r *responder) answer(query []byte, network string) []byte {
 	rec := r.current()
 	resp, forward := rec.Answer(&q)
 	if forward {
-		if b, err := exchange(rec.Upstream, network, query); err == nil {
+		if b, err := exchange(rec.Upstream, network, query, udpSize(&q)); err == nil {
 			return b // the upstream's answer, untouched
 		}
 		resp = servfail(&q)
@@ -90,7 +105,7 @@ func (r *responder) answer(query []byte, network string) []byte {
 // resolve answers a name and type from the records or, outside the cluster, upstream.
 func (r *responder) resolve(rec *clusterdns.Records, name dnsmessage.Name, qtype dnsmessage.Type) []dnsmessage.Resource {
 	m := &dnsmessage.Message{
-		Header:    dnsmessage.Header{ID: uint16(time.Now().UnixNano()), RecursionDesired: true},
+		Header:    dnsmessage.Header{ID: uint16(rand.Uint32()), RecursionDesired: true},
 		Questions: []dnsmessage.Question{{Name: name, Type: qtype, Class: dnsmessage.ClassINET}},
 	}
 	target, forward := rec.Answer(m)
@@ -99,7 +114,7 @@ func (r *responder) resolve(rec *clusterdns.Records, name dnsmessage.Name, qtype
 		if err != nil {
 			return nil
 		}
-		b, err := exchange(rec.Upstream, "udp", query)
+		b, err := exchange(rec.Upstream, "udp", query, udpSize(m))
 		if err != nil {
 			return nil
 		}
@@ -122,20 +137,31 @@ func servfail(q *dnsmessage.Message) *dnsmessage.Message {
 	}
 }
 
+// udpSize is the largest UDP answer the query's sender accepts: 512 bytes, or more
+// as its EDNS OPT record says (RFC 6891 6.2.3).
+func udpSize(q *dnsmessage.Message) int {
+	for _, a := range q.Additionals {
+		if a.Header.Type == dnsmessage.TypeOPT && int(a.Header.Class) > 512 {
+			return int(a.Header.Class)
+		}
+	}
+	return 512
+}
+
 // exchange sends query to the upstream nameservers in turn and returns the first
-// answer with the query's ID.
-func exchange(upstream []string, network string, query []byte) ([]byte, error) {
+// answer with the query's ID. size is the largest UDP answer the query allows.
+func exchange(upstream []string, network string, query []byte, size int) ([]byte, error) {
 	err := errors.New("no upstream nameserver")
 	for _, up := range upstream {
 		var b []byte
-		if b, err = exchangeOne(up, network, query); err == nil {
+		if b, err = exchangeOne(up, network, query, size); err == nil {
 			return b, nil
 		}
 	}
 	return nil, err
 }
 
-func exchangeOne(upstream, network string, query []byte) ([]byte, error) {
+func exchangeOne(upstream, network string, query []byte, size int) ([]byte, error) {
 	conn, err := net.DialTimeout(network, upstream, upstreamTimeout)
 	if err != nil {
 		return nil, err
@@ -155,7 +181,7 @@ func exchangeOne(upstream, network string, query []byte) ([]byte, error) {
 	if _, err := conn.Write(query); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, size+1) // a longer datagram is read short and fails to parse
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
@@ -185,8 +211,27 @@ func writeTCP(conn net.Conn, msg []byte) error {
 	return err
 }
 
+// serve runs f on its own goroutine if fewer than maxInFlight are running, and
+// reports whether it did. A panic in f drops its query and leaves the process, PID 1
+// of the pod's sandbox, running.
+func (r *responder) serve(f func()) bool {
+	select {
+	case r.slots <- struct{}{}:
+	default:
+		return false
+	}
+	go func() {
+		defer func() {
+			recover()
+			<-r.slots
+		}()
+		f()
+	}()
+	return true
+}
+
 func (r *responder) serveUDP(conn net.PacketConn) {
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, maxQuery)
 	for {
 		n, addr, err := conn.ReadFrom(buf)
 		if err != nil {
@@ -196,11 +241,11 @@ func (r *responder) serveUDP(conn net.PacketConn) {
 			continue
 		}
 		query := append([]byte(nil), buf[:n]...)
-		go func() {
+		r.serve(func() {
 			if b := r.answer(query, "udp"); b != nil {
 				conn.WriteTo(b, addr)
 			}
-		}()
+		})
 	}
 }
 
@@ -213,7 +258,7 @@ func (r *responder) serveTCP(l net.Listener) {
 			}
 			continue
 		}
-		go func() {
+		if !r.serve(func() {
 			defer conn.Close()
 			for {
 				conn.SetDeadline(time.Now().Add(tcpIdle))
@@ -226,14 +271,16 @@ func (r *responder) serveTCP(l net.Listener) {
 					return
 				}
 			}
-		}()
+		}) {
+			conn.Close()
+		}
 	}
 }
 
 // serveDNS starts the responder on UDP and TCP; failures leave the pod without cluster
 // names but alive.
 func serveDNS(path string) {
-	r := &responder{path: path}
+	r := newResponder(path)
 	addr := net.JoinHostPort(clusterdns.DNSAddress, "53")
 	if conn, err := net.ListenPacket("udp", addr); err == nil {
 		go r.serveUDP(conn)

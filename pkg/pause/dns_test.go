@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,7 +77,7 @@ func fakeUpstream(t *testing.T) string {
 // startResponder serves the records file on loopback ports and returns the address.
 func startResponder(t *testing.T, records string) string {
 	t.Helper()
-	r := &responder{path: records}
+	r := newResponder(records)
 	l, conn := listenLoopback(t)
 	go r.serveUDP(conn)
 	go r.serveTCP(l)
@@ -188,5 +190,58 @@ func TestResponder(t *testing.T) {
 	os.Remove(filepath.Join(dir, clusterdns.RecordsFile))
 	if got := addresses(ask(t, "tcp", server, "db.default.svc.cluster.local.")); !reflect.DeepEqual(got, []string{"10.213.16.6"}) {
 		t.Errorf("after the records file went away: %v, want the last records kept", got)
+	}
+}
+
+// The responder runs in PID 1 of the pod's sandbox: a flood of queries waiting on a
+// slow upstream holds at most maxInFlight goroutines and buffers, the rest are
+// dropped, and a panic while answering drops that query, not the pod.
+func TestServeBoundsAndRecovers(t *testing.T) {
+	r := newResponder("")
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	for i := 0; i < maxInFlight; i++ {
+		started.Add(1)
+		if !r.serve(func() { started.Done(); <-release }) {
+			t.Fatalf("query %d refused with %d in flight", i+1, i)
+		}
+	}
+	started.Wait()
+	if r.serve(func() { t.Error("a query beyond the bound ran") }) {
+		t.Fatalf("query %d served with %d in flight, want it dropped", maxInFlight+1, maxInFlight)
+	}
+	close(release)
+	// The slots come back as the queries end, a panicking one included.
+	done := make(chan struct{})
+	deadline := time.Now().Add(5 * time.Second)
+	for !r.serve(func() { close(done); panic("a bug while answering") }) {
+		if time.Now().After(deadline) {
+			t.Fatal("no slot came back after the queries ended")
+		}
+		runtime.Gosched()
+	}
+	<-done
+	// All maxInFlight slots, the panicking query's included, serve again at once.
+	hold := make(chan struct{})
+	defer close(hold)
+	for i := 0; i < maxInFlight; i++ {
+		for !r.serve(func() { <-hold }) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d slots came back, want %d", i, maxInFlight)
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// A query's EDNS record sets how large an upstream UDP answer may be.
+func TestUDPSize(t *testing.T) {
+	var q dnsmessage.Message
+	if got := udpSize(&q); got != 512 {
+		t.Errorf("without EDNS: %d, want 512", got)
+	}
+	q.Additionals = []dnsmessage.Resource{{Header: dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName("."), Type: dnsmessage.TypeOPT, Class: 1232}, Body: &dnsmessage.OPTResource{}}}
+	if got := udpSize(&q); got != 1232 {
+		t.Errorf("with EDNS 1232: %d, want 1232", got)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // more: the kplay-helper of each kplay version, and the copies of the whole kplay
 // binary that kplays before the helper ran their pods from. A file installed or taken
 // within the hour is kept, as an `up` running beside this one may have installed it
-// for pods it has not created yet.
+// for pods it has not created yet; the time is looked at again just before removal.
 func (r *Runtime) reclaimBinaries(used map[string]bool) {
 	dir := r.layout.BinDir()
 	entries, _ := os.ReadDir(dir)
@@ -29,9 +29,24 @@ func (r *Runtime) reclaimBinaries(used map[string]bool) {
 		if err != nil || used[path] || path == r.infra.Binary || time.Since(info.ModTime()) < time.Hour {
 			continue
 		}
-		os.Remove(path)
+		// An Install (helperbin) does not take the ports lock: it may be touching
+		// the file now. Move it aside, then look at its time again: an Install that
+		// touched it before the move shows there and the file goes back; one after
+		// the move finds no file and writes a new one.
+		beforeReclaim(path)
+		aside := filepath.Join(dir, ".reclaim-"+e.Name())
+		if os.Rename(path, aside) != nil {
+			continue
+		}
+		if info, err := os.Lstat(aside); err == nil && time.Since(info.ModTime()) < time.Hour {
+			os.Link(aside, path) // fails if an Install wrote it anew meanwhile: that copy serves
+		}
+		os.Remove(aside)
 	}
 }
+
+// beforeReclaim lets a test act between reclaimBinaries' first look and the removal.
+var beforeReclaim = func(string) {}
 
 // reclaim releases the network of pods a killed kplay left half-made: addresses,
 // rules and netns pins whose infra container no longer exists.

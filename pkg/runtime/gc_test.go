@@ -60,4 +60,38 @@ func TestReclaimBinariesKeepsWhatPodsUse(t *testing.T) {
 			t.Errorf("%s kept = %v, want %v", name, got, kept)
 		}
 	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".reclaim-*")); len(left) > 0 {
+		t.Errorf("reclaim left %v behind", left)
+	}
+}
+
+// An `up` beside this cleanup (it does not take the ports lock) may take an old helper
+// between the cleanup's first look and the removal: the helper stays.
+func TestReclaimBinariesSparesAHelperTakenMeanwhile(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "bin")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "kplay-helper-00000000000000aa")
+	if err := os.WriteFile(path, []byte("helper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	beforeReclaim = func(p string) {
+		now := time.Now()
+		os.Chtimes(p, now, now) // what helperbin.Install does to a file it takes
+	}
+	defer func() { beforeReclaim = func(string) {} }()
+	r := &Runtime{cfg: Config{DataRoot: root}, layout: podstate.Layout{DataRoot: root}}
+	r.reclaimBinaries(nil)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the helper an up took is gone: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("bin holds %d entries, want the helper alone", len(entries))
+	}
 }
