@@ -111,7 +111,7 @@ func New(cfg Config) (*Manager, error) {
 		gateway:  subnet.Addr().Next(),
 		rules:    newHostRules(cfg.Bridge, subnet),
 	}
-	m.cni = libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, m.cacheDir, nil)
+	m.cni = libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, m.cacheDir, &pluginExec{})
 	if m.podNet, err = libcni.ConfListFromBytes(podConfList(cfg.Bridge, subnet, m.ipamDir, false)); err != nil {
 		return nil, fmt.Errorf("kplay's CNI network configuration: %w", err)
 	}

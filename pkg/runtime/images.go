@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/content"
 	ctdimages "github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -117,7 +118,22 @@ func newSnapshot(id string, img client.Image) client.NewContainerOpts {
 		if err != nil {
 			return err
 		}
-		if _, err := c.SnapshotService(image.Snapshotter).Prepare(ctx, id, identity.ChainID(diffIDs).String()); err != nil {
+		sn := c.SnapshotService(image.Snapshotter)
+		parent := identity.ChainID(diffIDs).String()
+		_, err = sn.Prepare(ctx, id, parent)
+		if errdefs.IsAlreadyExists(err) {
+			// An up cut short between the snapshot and its container record (kplay
+			// killed, containerd restarted) left it. Under the pod's lock, a snapshot
+			// that no container record names is that debris: make it anew.
+			if _, gerr := c.ContainerService().Get(ctx, id); !errdefs.IsNotFound(gerr) {
+				return err
+			}
+			if rerr := sn.Remove(ctx, id); rerr != nil && !errdefs.IsNotFound(rerr) {
+				return fmt.Errorf("removing the snapshot an interrupted up left: %w", rerr)
+			}
+			_, err = sn.Prepare(ctx, id, parent)
+		}
+		if err != nil {
 			return err
 		}
 		ctr.Snapshotter, ctr.SnapshotKey = image.Snapshotter, id
