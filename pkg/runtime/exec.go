@@ -169,7 +169,11 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := proc.Start(ctx); err != nil {
+	// Not cut short by ctx: a start cancelled half-way may still start the process
+	// after the kill below was refused, and the deferred delete then waits for its
+	// output to end (an exec probe with timeoutSeconds 1 ran its `sleep 20` to the end).
+	// Once started, the process is killed when ctx ends.
+	if err := proc.Start(context.WithoutCancel(ctx)); err != nil {
 		return 0, fmt.Errorf("exec in container %q: %w", c.labels().Container(), err)
 	}
 	if stdinW != nil {
