@@ -1,6 +1,7 @@
 package network
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"net/netip"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/google/nftables/xt"
 )
 
 // hostRules are the iptables rules that every pod of one network (bridge and
@@ -28,7 +31,10 @@ import (
 //     hostPort's DNAT from outside goes out on it.
 //
 // They are created once and stay, like the bridge: a pod adds or removes no
-// rule of its own unless it has hostPorts (portmap).
+// rule of its own unless it has hostPorts (portmap). The chains of an older
+// hostRulesVersion for the same subnet are removed when the current ones are
+// installed: version 1 accepted the subnet from anywhere, and a chain that
+// FORWARD still jumps to keeps doing so whatever the new chain says.
 type hostRules struct {
 	bridge        string
 	subnet        netip.Prefix
@@ -87,9 +93,11 @@ func (h hostRules) present() bool {
 	if err != nil {
 		return false
 	}
+	failed := false // a read that fails (a dump cut short by a change) tells nothing
 	rules := func(table, chain string) []*nftables.Rule {
 		r, err := c.GetRules(&nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}, &nftables.Chain{Name: chain})
 		if err != nil {
+			failed = true
 			return nil
 		}
 		return r
@@ -104,8 +112,148 @@ func (h hostRules) present() bool {
 		}
 		return false
 	}
-	return jumpsTo("filter", "FORWARD", h.forward) && len(rules("filter", h.forward)) == h.count(h.forward) &&
-		jumpsTo("nat", "POSTROUTING", h.masq) && len(rules("nat", h.masq)) == h.count(h.masq)
+	// A jump to a chain of an older version for this subnet means install must
+	// run to remove it. Only chains that FORWARD or POSTROUTING jump to are
+	// read: one without a jump does nothing, and install removes it anyway.
+	staleJump := func(table, chain string) bool {
+		for _, r := range rules(table, chain) {
+			for _, e := range r.Exprs {
+				v, ok := e.(*expr.Verdict)
+				if ok && (v.Kind == expr.VerdictJump || v.Kind == expr.VerdictGoto) && h.isOther(v.Chain) {
+					for _, sr := range rules(table, v.Chain) {
+						if h.nftRuleOfSubnet(sr) {
+							return true
+						}
+					}
+				}
+			}
+		}
+		return false
+	}
+	ok := jumpsTo("filter", "FORWARD", h.forward) && len(rules("filter", h.forward)) == h.count(h.forward) &&
+		jumpsTo("nat", "POSTROUTING", h.masq) && len(rules("nat", h.masq)) == h.count(h.masq) &&
+		!staleJump("filter", "FORWARD") && !staleJump("nat", "POSTROUTING")
+	return ok && !failed
+}
+
+// isOther reports whether chain is named like kplay's shared chains but is not
+// one of this version's for this network.
+func (h hostRules) isOther(chain string) bool {
+	return (strings.HasPrefix(chain, "KPLAY-FWD-") || strings.HasPrefix(chain, "KPLAY-MASQ-")) &&
+		chain != h.forward && chain != h.masq
+}
+
+// comment is the comment every rule of the chains carries; older versions
+// used the same one.
+func (h hostRules) comment() string { return "kplay pods of " + h.subnet.String() }
+
+// nftRuleOfSubnet reports whether a rule, as iptables-nft stores it, is for
+// this subnet: it matches the subnet as source or destination, or its comment
+// names the subnet. The address match is what the rules of every version have
+// but the masquerade one; iptables-nft expresses -s/-d as a load of the IPv4
+// header's source (offset 12) or destination (16), as many bytes as the
+// prefix covers, a mask when the prefix does not end on a byte, and an
+// equality with the network address. The comment (for the masquerade rule)
+// is iptables' xt comment match here, in the rule's userdata with iptables
+// versions that translate it: both are read.
+func (h hostRules) nftRuleOfSubnet(r *nftables.Rule) bool {
+	if c, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && strings.TrimRight(c, "\x00") == h.comment() {
+		return true
+	}
+	net := h.subnet.Masked().Addr().As4()
+	var mask []byte // of the loaded address; nil when no address is loaded
+	for _, e := range r.Exprs {
+		switch e := e.(type) {
+		case *expr.Payload:
+			mask = nil
+			if e.OperationType == expr.PayloadLoad && e.Base == expr.PayloadBaseNetworkHeader &&
+				(e.Offset == 12 || e.Offset == 16) && e.Len >= 1 && e.Len <= 4 {
+				mask = bytes.Repeat([]byte{0xff}, int(e.Len))
+			}
+		case *expr.Bitwise:
+			if mask != nil && len(e.Mask) == len(mask) && bytes.Equal(e.Xor, make([]byte, len(mask))) {
+				mask = e.Mask
+			} else {
+				mask = nil
+			}
+		case *expr.Cmp:
+			if mask != nil && e.Op == expr.CmpOpEq && bytes.Equal(e.Data, net[:len(mask)]) && prefixBits(mask) == h.subnet.Bits() {
+				return true
+			}
+			mask = nil
+		case *expr.Match:
+			if c, ok := e.Info.(*xt.Comment); ok && string(*c) == h.comment() {
+				return true
+			}
+			mask = nil
+		default:
+			mask = nil
+		}
+	}
+	return false
+}
+
+// prefixBits is the length of the prefix a mask selects, or -1 when its ones
+// are not contiguous from the start.
+func prefixBits(mask []byte) int {
+	n := 0
+	for n < 8*len(mask) && mask[n/8]&(0x80>>(n%8)) != 0 {
+		n++
+	}
+	for i := n; i < 8*len(mask); i++ {
+		if mask[i/8]&(0x80>>(i%8)) != 0 {
+			return -1
+		}
+	}
+	return n
+}
+
+// staleRules finds, in a table's listing by `iptables -S`, the chains of an
+// older version for this subnet (kplay's names, not the current ones, with a
+// rule that carries this subnet's comment or matches it with -s or -d) and
+// returns the iptables arguments, after "-t table", that remove them: first
+// every rule that jumps to them, then the chains' flush and deletion. The
+// chains of other networks (another subnet) are not touched.
+func (h hostRules) staleRules(listing string) [][]string {
+	s := h.subnet.String()
+	stale := map[string]bool{}
+	var order []string
+	var lines [][]string
+	for _, l := range strings.Split(listing, "\n") {
+		args := splitRule(l)
+		if len(args) < 2 || args[0] != "-A" {
+			continue
+		}
+		lines = append(lines, args)
+		chain := args[1]
+		if !h.isOther(chain) || stale[chain] {
+			continue
+		}
+		for i := 2; i+1 < len(args); i++ {
+			if (args[i] == "--comment" && args[i+1] == h.comment()) ||
+				((args[i] == "-s" || args[i] == "-d") && args[i+1] == s) {
+				stale[chain] = true
+				order = append(order, chain)
+				break
+			}
+		}
+	}
+	var cmds [][]string
+	for _, args := range lines {
+		for i := 2; i+1 < len(args); i++ {
+			if (args[i] == "-j" || args[i] == "-g") && stale[args[i+1]] && !stale[args[1]] {
+				cmds = append(cmds, append([]string{"-D"}, args[1:]...))
+				break
+			}
+		}
+	}
+	for _, c := range order {
+		cmds = append(cmds, []string{"-F", c})
+	}
+	for _, c := range order { // after every flush: one may have jumped to another
+		cmds = append(cmds, []string{"-X", c})
+	}
+	return cmds
 }
 
 // count is how many rules restoreInput puts in the chain.
@@ -113,8 +261,9 @@ func (h hostRules) count(chain string) int {
 	return strings.Count(h.restoreInput(), "\n-A "+chain+" ")
 }
 
-// install creates the rules, or completes and corrects them. Run it under the
-// network's exclusive lock: two installs at once could each add a jump.
+// install creates the rules, or completes and corrects them, and removes the
+// chains of an older version for the subnet. Run it under the network's
+// exclusive lock: two installs at once could each add a jump.
 func (h hostRules) install() error {
 	cmd := exec.Command("iptables-restore", "--wait", "--noflush")
 	cmd.Stdin = strings.NewReader(h.restoreInput())
@@ -132,6 +281,19 @@ func (h hostRules) install() error {
 		}
 		if err := iptables(append([]string{"-t", table, add, chain}, rule...)...); err != nil {
 			return err
+		}
+	}
+	// The old jumps go after the new ones are in: in between, the pods of a
+	// machine whose FORWARD drops would be cut off.
+	for _, table := range []string{"filter", "nat"} {
+		out, err := exec.Command("iptables", "--wait", "-t", table, "-S").Output()
+		if err != nil {
+			return fmt.Errorf("iptables -t %s -S: %v", table, err)
+		}
+		for _, c := range h.staleRules(string(out)) {
+			if err := iptables(append([]string{"-t", table}, c...)...); err != nil {
+				return fmt.Errorf("removing an older version's chain of the pod network: %w", err)
+			}
 		}
 	}
 	return nil

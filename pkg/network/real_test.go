@@ -9,12 +9,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -584,6 +586,95 @@ func TestHostRulesReal(t *testing.T) {
 	}
 	if strings.Join(again, "\n") != strings.Join(ours, "\n") {
 		t.Errorf("after reinstalling:\n%s\nwant\n%s", strings.Join(again, "\n"), strings.Join(ours, "\n"))
+	}
+}
+
+// A machine that ran kplay before hostRulesVersion 2 has chains that accept the
+// subnet from any interface, and FORWARD still jumps to them: checking the
+// rules must see the old jump, installing them must remove it and the old
+// chains, and leave another network's chains alone.
+func TestHostRulesRemovesStaleChainsReal(t *testing.T) {
+	n := newTestNetwork(t)
+	h := n.rules
+	s := h.subnet.String()
+	// Another network, on a subnet inside the test's: its chain and jump stay.
+	otherNet := netip.PrefixFrom(h.subnet.Addr().Next(), 32).Masked()
+	other := "KPLAY-FWD-" + fmt.Sprintf("%x", sha256.Sum256([]byte("other "+otherNet.String())))[:8]
+	v1 := fmt.Sprintf("%x", sha256.Sum256([]byte("1 "+n.bridge+" "+s)))[:8]
+	staleFwd, staleMasq := "KPLAY-FWD-"+v1, "KPLAY-MASQ-"+v1
+	noComment := "KPLAY-FWD-" + fmt.Sprintf("%x", sha256.Sum256([]byte("0 "+s)))[:8]
+	t.Cleanup(func() {
+		for _, c := range []struct{ table, jumpFrom, chain string }{
+			{"filter", "FORWARD", staleFwd}, {"filter", "FORWARD", noComment},
+			{"filter", "FORWARD", other}, {"nat", "POSTROUTING", staleMasq},
+		} {
+			for exec.Command("iptables", "--wait", "-t", c.table, "-D", c.jumpFrom, "-j", c.chain).Run() == nil {
+			}
+			exec.Command("iptables", "--wait", "-t", c.table, "-F", c.chain).Run()
+			exec.Command("iptables", "--wait", "-t", c.table, "-X", c.chain).Run()
+		}
+	})
+	run := func(args ...string) {
+		t.Helper()
+		if err := iptables(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	comment := []string{"-m", "comment", "--comment", "kplay pods of " + s}
+	run("-N", other)
+	run("-A", other, "-s", otherNet.String(), "-m", "comment", "--comment", "kplay pods of "+otherNet.String(), "-j", "RETURN")
+	run("-A", "FORWARD", "-j", other)
+	if err := h.install(); err != nil {
+		t.Fatal(err)
+	}
+	if !h.present() {
+		t.Fatal("rules not present after install, with another network's chain jumped to")
+	}
+
+	// Version 1's chains, as it made them: commented, the forward rule unscoped.
+	run("-N", staleFwd)
+	run(append([]string{"-A", staleFwd, "-s", s}, append(comment, "-j", "ACCEPT")...)...)
+	run("-I", "FORWARD", "-j", staleFwd)
+	run("-t", "nat", "-N", staleMasq)
+	run(append([]string{"-t", "nat", "-A", staleMasq}, append(comment, "-j", "MASQUERADE")...)...)
+	run("-t", "nat", "-A", "POSTROUTING", "-s", s, "-j", staleMasq)
+	if h.present() {
+		t.Fatalf("present() with FORWARD jumping to %s, an older version's chain of %s", staleFwd, s)
+	}
+	if err := h.install(); err != nil {
+		t.Fatal(err)
+	}
+	// A chain of the subnet without the comment: present() knows it by its match.
+	run("-N", noComment)
+	run("-A", noComment, "-s", s, "-j", "ACCEPT")
+	run("-I", "FORWARD", "-j", noComment)
+	if h.present() {
+		t.Fatalf("present() with FORWARD jumping to %s, whose rule matches -s %s", noComment, s)
+	}
+	if err := h.install(); err != nil {
+		t.Fatal(err)
+	}
+	if !h.present() {
+		t.Fatal("rules not present after install removed the stale chains")
+	}
+
+	lines := iptablesLines(t)
+	for _, stale := range []string{staleFwd, staleMasq, noComment} {
+		for _, l := range lines {
+			if strings.Contains(l, stale) {
+				t.Errorf("stale chain %s left: %q", stale, l)
+			}
+		}
+	}
+	for _, want := range []string{"-A FORWARD -j " + other, "-A " + other + " -s " + otherNet.String()} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, want) }) {
+			t.Errorf("another network's rule %q removed", want)
+		}
+	}
+	for _, want := range []string{"-A FORWARD -j " + h.forward, "-A POSTROUTING -s " + s + " -j " + h.masq} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("current jump %q missing", want)
+		}
 	}
 }
 
