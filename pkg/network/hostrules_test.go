@@ -108,3 +108,20 @@ func TestHostRulesStaleChainsOfTheSameSubnet(t *testing.T) {
 		t.Errorf("staleRules of 10.213.128.0/24 = %q, want none", got)
 	}
 }
+
+// present() compares the prefix of iptables-nft's -s/-d mask with the subnet's.
+func TestPrefixBits(t *testing.T) {
+	for _, c := range []struct {
+		mask []byte
+		want int
+	}{
+		{[]byte{255, 255, 252, 0}, 22},
+		{[]byte{255, 255, 255}, 24}, // a byte-aligned prefix loads fewer bytes, unmasked
+		{[]byte{255, 255, 255, 255}, 32},
+		{[]byte{255, 0, 255, 0}, -1},
+	} {
+		if got := prefixBits(c.mask); got != c.want {
+			t.Errorf("prefixBits(%v) = %d, want %d", c.mask, got, c.want)
+		}
+	}
+}

@@ -604,11 +604,15 @@ func TestHostRulesRemovesStaleChainsReal(t *testing.T) {
 	staleFwd, staleMasq := "KPLAY-FWD-"+v1, "KPLAY-MASQ-"+v1
 	noComment := "KPLAY-FWD-" + fmt.Sprintf("%x", sha256.Sum256([]byte("0 "+s)))[:8]
 	t.Cleanup(func() {
-		for _, c := range []struct{ table, jumpFrom, chain string }{
-			{"filter", "FORWARD", staleFwd}, {"filter", "FORWARD", noComment},
-			{"filter", "FORWARD", other}, {"nat", "POSTROUTING", staleMasq},
+		for _, c := range []struct {
+			table, chain string
+			jump         []string
+		}{
+			{"filter", staleFwd, []string{"FORWARD"}}, {"filter", noComment, []string{"FORWARD"}},
+			{"filter", other, []string{"FORWARD"}}, {"nat", staleMasq, []string{"POSTROUTING", "-s", s}},
 		} {
-			for exec.Command("iptables", "--wait", "-t", c.table, "-D", c.jumpFrom, "-j", c.chain).Run() == nil {
+			del := append(append([]string{"--wait", "-t", c.table, "-D"}, c.jump...), "-j", c.chain)
+			for exec.Command("iptables", del...).Run() == nil {
 			}
 			exec.Command("iptables", "--wait", "-t", c.table, "-F", c.chain).Run()
 			exec.Command("iptables", "--wait", "-t", c.table, "-X", c.chain).Run()
