@@ -158,11 +158,11 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions, slo
 	// sandbox after the containers: while an app shuts down its pod still answers DNS
 	// (the pause process is the responder), and the pause process of a pod that shares
 	// its PID namespace is that namespace's init, whose exit would SIGKILL the apps. It
-	// exits on SIGTERM at once, so this costs one kill and wait per pod, in parallel.
+	// exits on SIGTERM at once; its stop runs while the apps are deleted.
 	stopped, errs := r.each(p.Containers, func(c *ctrState) error { return r.stopContainer(ctx, c, grace) })
+	infraStopped := make(chan error, 1)
 	if p.Infra != nil {
-		s, e := r.each([]*ctrState{p.Infra}, func(c *ctrState) error { return r.stopContainer(ctx, c, 2*time.Second) })
-		stopped, errs = append(stopped, s...), append(errs, e...)
+		go func() { infraStopped <- r.stopContainer(ctx, p.Infra, 2*time.Second) }()
 	}
 	if slots != nil {
 		slots <- struct{}{}
@@ -190,12 +190,7 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions, slo
 	// beside that one finds the shim's connection closed. The infra record goes last,
 	// once the network is gone: while it exists, another kplay's reclaim takes the pod
 	// for alive and leaves its network to this teardown.
-	var infra *ctrState
 	for _, c := range stopped {
-		if c.labels().IsInfra() {
-			infra = c
-			continue
-		}
 		if err := r.deleteContainer(ctx, c); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.name(), err))
 		}
@@ -204,9 +199,13 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions, slo
 	if netErr != nil {
 		errs = append(errs, netErr)
 	}
-	if infra != nil {
-		if err := r.deleteContainer(ctx, infra); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", infra.name(), err))
+	if p.Infra != nil {
+		err := <-infraStopped
+		if err == nil {
+			err = r.deleteContainer(ctx, p.Infra)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.Infra.name(), err))
 		}
 	}
 	if uid != "" {
