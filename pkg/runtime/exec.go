@@ -165,14 +165,16 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (int, error) {
 		return 0, fmt.Errorf("exec in container %q: %w", c.labels().Container(), err)
 	}
 	defer proc.Delete(context.WithoutCancel(ctx), client.WithProcessKill)
-	exitC, err := proc.Wait(ctx)
+	// The wait is not tied to ctx: a wait cut short by ctx ends with an exit status too,
+	// and the select below could take that for the process's exit, skip the kill and
+	// then wait for its output to end (an exec probe with timeoutSeconds 1 ran its
+	// `sleep 20` to the end).
+	exitC, err := proc.Wait(context.WithoutCancel(ctx))
 	if err != nil {
 		return 0, err
 	}
-	// Not cut short by ctx: a start cancelled half-way may still start the process
-	// after the kill below was refused, and the deferred delete then waits for its
-	// output to end (an exec probe with timeoutSeconds 1 ran its `sleep 20` to the end).
-	// Once started, the process is killed when ctx ends.
+	// Not cut short by ctx: a start cancelled half-way may start the process after
+	// the kill below. Once started, the process is killed when ctx ends.
 	if err := proc.Start(context.WithoutCancel(ctx)); err != nil {
 		return 0, fmt.Errorf("exec in container %q: %w", c.labels().Container(), err)
 	}
