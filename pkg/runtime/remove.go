@@ -384,9 +384,21 @@ func stopSignal(labels map[string]string) syscall.Signal {
 // deleteContainer deletes a stopped container's task, snapshot and record, in that
 // order: a kplay killed on the way leaves the record, which the next down finds.
 func (r *Runtime) deleteContainer(ctx context.Context, c *ctrState) error {
-	_, err := r.client.TaskService().Delete(ctx, &tasksapi.DeleteTaskRequest{ContainerID: c.ID})
+	tasks := r.client.TaskService()
+	_, err := tasks.Delete(ctx, &tasksapi.DeleteTaskRequest{ContainerID: c.ID})
 	if err = errgrpc.ToNative(err); err != nil && !isNotFound(err) && !shimGone(err) {
-		return fmt.Errorf("deleting its task: %w", err)
+		// containerd's restart monitor may have listed the container before its
+		// restart labels were cleared, and started it again after it stopped ("cannot
+		// delete a running process", seen in a down of 50 pods). The labels are gone
+		// now, so it will not do so twice: kill what runs and delete again.
+		tasks.Kill(ctx, &tasksapi.KillRequest{ContainerID: c.ID, Signal: uint32(syscall.SIGKILL), All: true})
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		tasks.Wait(wctx, &tasksapi.WaitRequest{ContainerID: c.ID})
+		cancel()
+		_, err = tasks.Delete(ctx, &tasksapi.DeleteTaskRequest{ContainerID: c.ID})
+		if err = errgrpc.ToNative(err); err != nil && !isNotFound(err) && !shimGone(err) {
+			return fmt.Errorf("deleting its task: %w", err)
+		}
 	}
 	if c.SnapshotKey != "" {
 		if err := r.client.SnapshotService(c.Snapshotter).Remove(ctx, c.SnapshotKey); err != nil && !isNotFound(err) {
