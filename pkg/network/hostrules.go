@@ -102,8 +102,13 @@ func (h hostRules) present() bool {
 		}
 		return r
 	}
-	jumpsTo := func(table, chain, target string) bool {
-		for _, r := range rules(table, chain) {
+	// FORWARD and POSTROUTING are read once: for the jumps to this version's
+	// chains, and for jumps to an older version's chains for this subnet, which
+	// install must remove. Only chains they jump to are read: one without a jump
+	// does nothing, and install removes it anyway.
+	forward, postrouting := rules("filter", "FORWARD"), rules("nat", "POSTROUTING")
+	jumpsTo := func(rs []*nftables.Rule, target string) bool {
+		for _, r := range rs {
 			for _, e := range r.Exprs {
 				if v, ok := e.(*expr.Verdict); ok && v.Kind == expr.VerdictJump && v.Chain == target {
 					return true
@@ -112,11 +117,8 @@ func (h hostRules) present() bool {
 		}
 		return false
 	}
-	// A jump to a chain of an older version for this subnet means install must
-	// run to remove it. Only chains that FORWARD or POSTROUTING jump to are
-	// read: one without a jump does nothing, and install removes it anyway.
-	staleJump := func(table, chain string) bool {
-		for _, r := range rules(table, chain) {
+	staleJump := func(table string, rs []*nftables.Rule) bool {
+		for _, r := range rs {
 			for _, e := range r.Exprs {
 				v, ok := e.(*expr.Verdict)
 				if ok && (v.Kind == expr.VerdictJump || v.Kind == expr.VerdictGoto) && h.isOther(v.Chain) {
@@ -130,9 +132,9 @@ func (h hostRules) present() bool {
 		}
 		return false
 	}
-	ok := jumpsTo("filter", "FORWARD", h.forward) && len(rules("filter", h.forward)) == h.count(h.forward) &&
-		jumpsTo("nat", "POSTROUTING", h.masq) && len(rules("nat", h.masq)) == h.count(h.masq) &&
-		!staleJump("filter", "FORWARD") && !staleJump("nat", "POSTROUTING")
+	ok := jumpsTo(forward, h.forward) && len(rules("filter", h.forward)) == h.count(h.forward) &&
+		jumpsTo(postrouting, h.masq) && len(rules("nat", h.masq)) == h.count(h.masq) &&
+		!staleJump("filter", forward) && !staleJump("nat", postrouting)
 	return ok && !failed
 }
 
