@@ -168,8 +168,7 @@ func (r *Runtime) removePod(ctx context.Context, p *podState, o DownOptions, slo
 		slots <- struct{}{}
 		defer func() { <-slots }()
 	}
-	// The network goes while the containers are deleted: neither needs the other, and
-	// the network's teardown, one pod at a time, is what down waits for most.
+	// The network goes while the containers are deleted: neither needs the other.
 	var wg sync.WaitGroup
 	var netErr error
 	if !p.labels().HostNetwork() {
@@ -250,11 +249,6 @@ func (c *ctrState) name() string {
 		return "infra container"
 	}
 	return fmt.Sprintf("container %q", c.labels().Container())
-}
-
-func exists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
 }
 
 // removeClaims deletes the data of the claims the removed pods used, unless a pod
